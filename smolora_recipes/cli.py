@@ -1,0 +1,171 @@
+"""The `smolora` command: a thin click layer over the Python API.
+
+Heavy libraries (torch, transformers, datasets, peft, trl) are imported only inside the
+commands that train or generate, so `--help`, `validate`, `plan`, `show` and `diff` stay fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from smolora_recipes import __version__
+from smolora_recipes.errors import SmoloraError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _reports_errors(command: F) -> F:
+    """Render our errors as text with their exit code; anything else as a short internal error."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SmoloraError as error:
+            click.echo(str(error), err=True)
+            sys.exit(error.exit_code)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as error:  # a bug of ours: say so plainly, traceback on request
+            if os.environ.get("SMOLORA_DEBUG"):
+                traceback.print_exc()
+            click.echo(
+                f"internal error: {type(error).__name__}: {error}\n"
+                "    hint: this is a bug in smolora; rerun with SMOLORA_DEBUG=1 for a traceback",
+                err=True,
+            )
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+set_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a field, e.g. --set lora.r=16 (value parsed as YAML). Repeatable.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="smolora")
+def main() -> None:
+    """smolora: declarative, reproducible LoRA fine-tuning recipes."""
+
+
+@main.command()
+@click.argument("recipes", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@set_option
+@_reports_errors
+def validate(recipes: tuple[str, ...], overrides: tuple[str, ...]) -> None:
+    """Check recipes without running anything; exit 2 if any has a problem."""
+    from smolora_recipes.errors import RecipeError
+    from smolora_recipes.recipe.loader import load_recipe
+
+    failed = 0
+    for recipe in recipes:
+        try:
+            loaded = load_recipe(recipe, overrides)
+        except RecipeError as error:
+            failed += 1
+            click.echo(f"FAIL {recipe}", err=True)
+            click.echo(error.render(), err=True)
+            continue
+        click.echo(f"ok   {recipe} (recipe {loaded.recipe.name!r})")
+    if failed:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@set_option
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@_reports_errors
+def plan(recipe: str, overrides: tuple[str, ...], as_json: bool) -> None:
+    """Show the ordered steps a recipe compiles to, with their fingerprints."""
+    from smolora_recipes.plan import build_plan
+    from smolora_recipes.recipe.loader import load_recipe
+
+    compiled = build_plan(load_recipe(recipe, overrides))
+    if as_json:
+        click.echo(json.dumps(compiled.to_json(), indent=2))
+    else:
+        click.echo(compiled.to_text())
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@set_option
+@click.option("--origin", is_flag=True, help="Annotate every value with where it came from.")
+@_reports_errors
+def show(recipe: str, overrides: tuple[str, ...], origin: bool) -> None:
+    """Print the fully resolved recipe (extends, overrides and defaults applied)."""
+    from smolora_recipes.recipe.canonical import canonical_yaml
+    from smolora_recipes.recipe.loader import load_recipe
+
+    loaded = load_recipe(recipe, overrides)
+    annotate = (lambda path: loaded.origin_of(path).describe()) if origin else None
+    click.echo(canonical_yaml(loaded, annotate), nl=False)
+
+
+@main.command()
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@_reports_errors
+def diff(old: str, new: str, output_format: str) -> None:
+    """Compare two recipes field by field and say which steps the differences invalidate."""
+    from smolora_recipes.diff import diff_recipes
+    from smolora_recipes.recipe.loader import load_recipe
+
+    result = diff_recipes(load_recipe(old), load_recipe(new))
+    if output_format == "json":
+        click.echo(json.dumps(result.to_json(), indent=2, default=str))
+    else:
+        click.echo(result.to_text())
+
+
+@main.command()
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "markdown"]),
+    default="json",
+    show_default=True,
+    help="JSON Schema, or the Markdown field reference.",
+)
+@_reports_errors
+def schema(output_format: str) -> None:
+    """Print the recipe JSON Schema (or the Markdown field reference)."""
+    from smolora_recipes.recipe.reference import json_schema_text, markdown_reference
+
+    click.echo(json_schema_text() if output_format == "json" else markdown_reference(), nl=False)
+
+
+@main.command()
+@click.argument("path", default="recipe.yaml", type=click.Path(dir_okay=False))
+@_reports_errors
+def init(path: str) -> None:
+    """Write a commented starter recipe (and a small data file) that validates."""
+    from smolora_recipes.starter import write_starter
+
+    for written in write_starter(Path(path)):
+        click.echo(f"wrote {written}")
+    click.echo(f"next: smolora validate {path}")

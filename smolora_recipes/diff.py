@@ -1,0 +1,135 @@
+"""Field-by-field differences between two resolved recipes, and the steps they invalidate."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from smolora_recipes.plan import Plan, PlannedStep, build_plan
+from smolora_recipes.recipe.canonical import canonical_data, flatten, scalar_text
+from smolora_recipes.recipe.loader import LoadedRecipe
+from smolora_recipes.recipe.yaml_source import path_text
+
+_MISSING = "(absent)"
+
+
+@dataclass
+class FieldChange:
+    """One field whose resolved value differs, with where each side's value came from."""
+
+    field: str
+    old: Any
+    new: Any
+    old_origin: str
+    new_origin: str
+
+
+@dataclass
+class StepChange:
+    """A step whose fingerprint differs, with the reasons."""
+
+    step: str
+    reasons: list[str]
+
+
+@dataclass
+class RecipeDiff:
+    """Everything `smolora diff` reports."""
+
+    old_file: str
+    new_file: str
+    fields: list[FieldChange] = field(default_factory=list)
+    steps: list[StepChange] = field(default_factory=list)
+    unchanged_steps: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for `diff --format json`."""
+        return asdict(self)
+
+    def to_text(self) -> str:
+        """Human-readable diff."""
+        lines = [f"--- {self.old_file}", f"+++ {self.new_file}"]
+        if not self.fields:
+            lines.append("no field differs")
+        for change in self.fields:
+            lines.append(
+                f"  {change.field}: {_show(change.old)} -> {_show(change.new)}"
+                f"    ({change.old_origin} -> {change.new_origin})"
+            )
+        if self.steps:
+            lines.append("steps to re-run:")
+            lines.extend(f"  {c.step}: {'; '.join(c.reasons)}" for c in self.steps)
+        lines.append(f"unchanged steps: {', '.join(self.unchanged_steps) or 'none'}")
+        return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    return value if value is _MISSING else scalar_text(value)
+
+
+def diff_recipes(old: LoadedRecipe, new: LoadedRecipe) -> RecipeDiff:
+    """Compare two loaded recipes field by field and step by step."""
+    old_plan, new_plan = build_plan(old), build_plan(new)
+    result = RecipeDiff(old_plan.recipe_file, new_plan.recipe_file)
+    old_fields, new_fields = flatten(canonical_data(old)), flatten(canonical_data(new))
+    ordered = [*new_fields, *(path for path in old_fields if path not in new_fields)]
+    for path in ordered:
+        before, after = old_fields.get(path, _MISSING), new_fields.get(path, _MISSING)
+        if before != after:
+            result.fields.append(
+                FieldChange(
+                    path_text(path),
+                    before,
+                    after,
+                    old.origin_of(path).describe(),
+                    new.origin_of(path).describe(),
+                )
+            )
+    result.steps, result.unchanged_steps = compare_plans(old_plan, new_plan)
+    return result
+
+
+def compare_plans(old: Plan, new: Plan) -> tuple[list[StepChange], list[str]]:
+    """Steps whose fingerprints differ (with reasons), and the names of those that do not."""
+    changed, unchanged = [], []
+    for new_step in new.steps:
+        old_step = old.step(new_step.name)
+        if not new_step.enabled:
+            continue
+        if old_step.fingerprint == new_step.fingerprint and old_step.enabled:
+            unchanged.append(new_step.name)
+        else:
+            changed.append(StepChange(new_step.name, explain(old_step, new_step)))
+    return changed, unchanged
+
+
+def explain(old: PlannedStep, new: PlannedStep) -> list[str]:
+    """Why a step's fingerprint changed, in recipe terms."""
+    if not old.enabled:
+        return [f"was skipped ({old.skip_reason})"]
+    before, after = old.material, new.material
+    reasons: list[str] = []
+    old_slice, new_slice = flatten(before["recipe"]), flatten(after["recipe"])
+    for path in sorted(old_slice.keys() | new_slice.keys(), key=_sort_key):
+        a, b = old_slice.get(path, _MISSING), new_slice.get(path, _MISSING)
+        if a == b:
+            continue
+        name = ".".join(str(p) for p in path if p != "sha256")
+        if path[-1] == "sha256":
+            shown = new.inputs.get(name, old.inputs.get(name, {})).get("path", name)
+            reasons.append(f"{shown} content changed")
+        else:
+            reasons.append(f"{name} changed {_show(a)} -> {_show(b)}")
+    for name in sorted(before["upstream"].keys() | after["upstream"].keys()):
+        if before["upstream"].get(name) != after["upstream"].get(name):
+            reasons.append(f"upstream {name} changed")
+    for lib in sorted(after["libraries"]):
+        if before["libraries"].get(lib) != after["libraries"][lib]:
+            reasons.append(f"{lib} {before['libraries'].get(lib)} -> {after['libraries'][lib]}")
+    if before["code"] != after["code"]:
+        reasons.append("step code changed")
+    return reasons or ["fingerprint changed"]
+
+
+def _sort_key(path: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple(f"{p:08d}" if isinstance(p, int) else p for p in path)

@@ -1,0 +1,103 @@
+"""Content hashing: canonical JSON digests and file hashes memoised by file status.
+
+A file's hash is recomputed whenever its size, mtime or inode changes, so touching a file
+costs one re-hash but never changes a fingerprint, while editing one byte always does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from smolora_recipes.home import smolora_home
+
+_CHUNK = 1 << 20
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace: the same data always gives the same text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest(value: Any) -> str:
+    """sha256 of the canonical JSON of `value`."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def _hash_file_now(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+class _HashMemo:
+    """sqlite table (path, size, mtime_ns, inode) -> sha256 under SMOLORA_HOME/state."""
+
+    def __init__(self) -> None:
+        self._db: sqlite3.Connection | None = None
+        self._db_path: Path | None = None
+
+    def _connect(self) -> sqlite3.Connection | None:
+        path = smolora_home() / "state" / "file-hashes.sqlite"
+        if self._db is not None and self._db_path == path:
+            return self._db
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, timeout=5, isolation_level=None)
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, size INTEGER, "
+                "mtime_ns INTEGER, inode INTEGER, sha256 TEXT)"
+            )
+        except (OSError, sqlite3.Error):
+            return None  # a read-only home just means hashing every time
+        self._db, self._db_path = db, path
+        return db
+
+    def sha256(self, path: Path) -> str:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        db = self._connect()
+        if db is not None:
+            try:
+                row = db.execute(
+                    "SELECT sha256 FROM hashes WHERE path=? AND size=? AND mtime_ns=? AND inode=?",
+                    key,
+                ).fetchone()
+            except sqlite3.Error:
+                row = None
+            if row:
+                return row[0]
+        value = _hash_file_now(path)
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", (*key, value))
+        return value
+
+
+_MEMO = _HashMemo()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file's bytes (memoised by size, mtime and inode)."""
+    return _MEMO.sha256(Path(path))
+
+
+def files_sha256(root: Path, files: Iterable[Path]) -> str:
+    """One hash for a set of files: their paths relative to `root` and their contents."""
+    entries = sorted((file.relative_to(root).as_posix(), file_sha256(file)) for file in files)
+    return digest(entries)
+
+
+def path_sha256(path: Path) -> str:
+    """Hash of a file, or of every file below a folder (names relative to it, and contents)."""
+    if path.is_dir():
+        return files_sha256(path, (p for p in path.rglob("*") if p.is_file()))
+    return file_sha256(path)

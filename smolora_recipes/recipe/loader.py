@@ -1,0 +1,390 @@
+"""Recipe loading: files -> extends chain -> env -> `--set` -> paths -> validated Recipe.
+
+Every value keeps its origin (default, file:line, extends file:line, `--set`, environment
+variable), and every problem found is reported at once with its location.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from smolora_recipes.errors import Location, Problem, RecipeError
+from smolora_recipes.models import looks_local
+from smolora_recipes.recipe.problems import problems_from_validation
+from smolora_recipes.recipe.schema import ModelRefMarker, PathMarker, Recipe
+from smolora_recipes.recipe.schema_walk import marked_fields
+from smolora_recipes.recipe.yaml_source import (
+    FieldPath,
+    YamlDocument,
+    parse_yaml,
+    parse_yaml_value,
+    path_text,
+)
+
+OriginKind = Literal["default", "file", "extends", "set", "env"]
+_INVALID_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a resolved value came from."""
+
+    kind: OriginKind
+    location: Location | None = None
+    detail: str = ""
+
+    def describe(self) -> str:
+        """Human form: `default`, `recipe.yaml:3:5`, `base.yaml:2:3 (extends)`, `--set lora.r=8`."""
+        if self.kind == "default":
+            return f"default ({self.detail})" if self.detail else "default"
+        if self.kind == "set":
+            return f"--set {self.detail}"
+        if self.kind == "env":
+            return f"env {self.detail} at {self.location}"
+        suffix = " (extends)" if self.kind == "extends" else ""
+        return f"{self.location}{suffix}"
+
+    def base_dir(self, fallback: Path) -> Path:
+        """The folder a relative path written at this origin is relative to."""
+        if self.kind == "set":
+            return Path.cwd()
+        if self.location is None or self.location.literal:
+            return fallback
+        return Path(self.location.file).parent
+
+
+@dataclass
+class LoadedRecipe:
+    """A validated recipe plus the file it came from and the origin of every value."""
+
+    recipe: Recipe
+    file: Path
+    origins: dict[FieldPath, Origin]
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder of the top recipe file: relative defaults resolve here."""
+        return self.file.parent
+
+    def origin_of(self, path: FieldPath) -> Origin:
+        """Origin of the value at `path`: where it was written, else `default`."""
+        return self.origins.get(path, Origin("default"))
+
+
+def load_recipe(
+    file: str | os.PathLike[str],
+    overrides: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> LoadedRecipe:
+    """Load, merge, override and validate a recipe file; raise RecipeError listing every problem."""
+    env = os.environ if env is None else env
+    top = Path(os.path.abspath(file))
+    data, origins = _read_chain(top, env, stack=())
+    problems: list[Problem] = []
+    for override in overrides:
+        problems.extend(_apply_override(data, origins, override))
+    if "name" not in data:
+        data["name"] = _INVALID_NAME_CHARS.sub("-", top.stem).strip("-.") or "recipe"
+        origins[("name",)] = Origin("default", detail="from the file name")
+    problems.extend(_resolve_paths(data, origins, top))
+    problems.extend(_check_templates(data, origins, top))
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as error:
+        problems.extend(problems_from_validation(error, data, _locator(origins, top)))
+        recipe = None
+    if problems or recipe is None:
+        raise RecipeError(_sorted(problems))
+    _resolve_default_paths(recipe, top.parent)
+    return LoadedRecipe(recipe=recipe, file=top, origins=origins)
+
+
+# --------------------------------------------------------------------------- files and extends
+
+
+def _read_document(file: Path, env: Mapping[str, str], where: Location | None) -> YamlDocument:
+    shown = str(file)
+    if not file.is_file():
+        what = "is a folder, not a recipe file" if file.is_dir() else "not found"
+        raise RecipeError(
+            Problem(
+                f"recipe file {what}: {file}",
+                where or Location(shown),
+                "extends" if where else "",
+                hint="paths in `extends` are relative to the recipe that names them",
+            )
+        )
+    raw = file.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise RecipeError(
+            Problem(
+                "not UTF-8 text",
+                Location(shown, line),
+                hint="save the recipe as UTF-8",
+            )
+        ) from None
+    document = parse_yaml(text, shown, env)
+    if not isinstance(document.data, dict):
+        raise RecipeError(
+            Problem(
+                f"a recipe is a mapping of sections, got {type(document.data).__name__}",
+                Location(shown, 1, 1),
+                hint="start with `name: ...` and sections such as `model:` and `data:`",
+            )
+        )
+    return document
+
+
+def _read_chain(
+    file: Path, env: Mapping[str, str], stack: tuple[Path, ...], where: Location | None = None
+) -> tuple[dict[str, Any], dict[FieldPath, Origin]]:
+    """Read `file` and everything it extends, merged base-first, with origins."""
+    document = _read_document(file, env, where)
+    kind: OriginKind = "extends" if stack else "file"
+    origins = {
+        path: Origin("env", location, document.env_vars[path])
+        if path in document.env_vars
+        else Origin(kind, location)
+        for path, location in document.positions.items()
+    }
+    data = document.data
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data, origins
+    where_parent = document.positions[("extends",)]
+    origins.pop(("extends",), None)
+    if not isinstance(parent, str) or not parent:
+        raise RecipeError(
+            Problem(
+                "expected the path of a recipe file",
+                where_parent,
+                "extends",
+                hint="write e.g. `extends: base.yaml`",
+            )
+        )
+    parent_file = Path(os.path.abspath(file.parent / Path(parent).expanduser()))
+    chain = (*stack, file)
+    if parent_file in chain:
+        cycle = " -> ".join(p.name for p in (*chain, parent_file))
+        raise RecipeError(
+            Problem(f"extends cycle: {cycle}", where_parent, "extends", hint="remove one link")
+        )
+    base_data, base_origins = _read_chain(parent_file, env, chain, where_parent)
+    return _deep_merge(base_data, base_origins, data, origins)
+
+
+def _deep_merge(
+    base: dict[str, Any],
+    base_origins: dict[FieldPath, Origin],
+    child: dict[str, Any],
+    child_origins: dict[FieldPath, Origin],
+) -> tuple[dict[str, Any], dict[FieldPath, Origin]]:
+    """Child wins; mappings merge key by key; lists and scalars are replaced whole."""
+    replaced: list[FieldPath] = []
+
+    def merge(into: dict[str, Any], update: dict[str, Any], prefix: FieldPath) -> None:
+        for key, value in update.items():
+            here = (*prefix, key)
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value, here)
+            else:
+                into[key] = value
+                replaced.append(here)
+
+    merged = copy.deepcopy(base)
+    merge(merged, child, ())
+    origins = {
+        path: origin
+        for path, origin in base_origins.items()
+        if not any(path[: len(cut)] == cut for cut in replaced)
+    }
+    origins.update(child_origins)
+    return merged, origins
+
+
+# --------------------------------------------------------------------------- --set overrides
+
+
+def _apply_override(
+    data: dict[str, Any], origins: dict[FieldPath, Origin], override: str
+) -> list[Problem]:
+    """Apply one `section.key=value` override in place; return problems instead of raising."""
+    where = Location(f"--set {override}", literal=True)
+    key, sep, raw_value = override.partition("=")
+    parts = [int(part) if part.isdigit() else part for part in key.strip().split(".")]
+    if not sep or not key.strip() or any(part == "" for part in parts):
+        return [
+            Problem(
+                "expected section.key=value",
+                where,
+                hint="e.g. --set lora.r=16 or --set data.sources.0.path=other.jsonl",
+            )
+        ]
+    try:
+        value = parse_yaml_value(raw_value, where)
+    except RecipeError as error:
+        return error.problems
+    path: FieldPath = tuple(parts)
+    container: Any = data
+    for depth, part in enumerate(parts[:-1]):
+        nxt = parts[depth + 1]
+        if isinstance(container, dict) and isinstance(part, str):
+            container = container.setdefault(part, [] if isinstance(nxt, int) else {})
+        elif isinstance(container, list) and isinstance(part, int) and part < len(container):
+            container = container[part]
+        else:
+            return [_bad_override_path(where, path[: depth + 1])]
+    last = parts[-1]
+    if (isinstance(container, dict) and isinstance(last, str)) or (
+        isinstance(container, list) and isinstance(last, int) and last < len(container)
+    ):
+        container[last] = value
+    else:
+        return [_bad_override_path(where, path)]
+    for known in [p for p in origins if p[: len(path)] == path]:
+        del origins[known]
+    origin = Origin("set", where, override)
+    origins[path] = origin
+    for inner in _subpaths(value, path):
+        origins[inner] = origin
+    return []
+
+
+def _subpaths(value: Any, prefix: FieldPath) -> list[FieldPath]:
+    """Every path below `prefix` inside a value given whole (a mapping or list from --set)."""
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    paths: list[FieldPath] = []
+    for key, item in items:
+        paths.append((*prefix, key))
+        paths.extend(_subpaths(item, (*prefix, key)))
+    return paths
+
+
+def _bad_override_path(where: Location, path: FieldPath) -> Problem:
+    return Problem(
+        "this path does not lead to a field",
+        where,
+        path_text(path),
+        hint="list items are numbered from 0 and must exist, e.g. data.sources.0.path",
+    )
+
+
+# --------------------------------------------------------------------------- paths and templates
+
+
+def _get(data: Any, path: FieldPath) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _set(data: Any, path: FieldPath, value: Any) -> None:
+    _get(data, path[:-1])[path[-1]] = value
+
+
+def _locator(origins: dict[FieldPath, Origin], top: Path):
+    def locate(path: FieldPath) -> Location:
+        for cut in range(len(path), 0, -1):
+            origin = origins.get(path[:cut])
+            if origin is not None and origin.location is not None:
+                return origin.location
+        return Location(str(top), 1, 1)  # top-level fields: the document itself
+
+    return locate
+
+
+def _resolve_paths(
+    data: dict[str, Any], origins: dict[FieldPath, Origin], top: Path
+) -> list[Problem]:
+    """Make path fields absolute, relative to the file that wrote them; check inputs exist."""
+    problems: list[Problem] = []
+    top_dir = top.parent
+    locate = _locator(origins, top)
+    for path, marker in list(marked_fields(data)):
+        value = _get(data, path)
+        if not isinstance(value, str) or not value:
+            continue  # the schema reports wrong types
+        base_dir = origins.get(path, Origin("default")).base_dir(top_dir)
+        if isinstance(marker, ModelRefMarker) and not looks_local(value, base_dir):
+            continue
+        resolved = Path(os.path.normpath(base_dir / Path(value).expanduser()))
+        _set(data, path, str(resolved))
+        must_exist = isinstance(marker, ModelRefMarker) or marker.must_exist
+        problem = _check_exists(resolved, marker) if must_exist else None
+        if problem:
+            problems.append(
+                Problem(
+                    f"{problem}: {resolved}",
+                    locate(path),
+                    path_text(path),
+                    hint=f"relative paths are relative to the recipe that names them ({base_dir})",
+                )
+            )
+    return problems
+
+
+def _check_exists(path: Path, marker: PathMarker | ModelRefMarker) -> str | None:
+    if not path.exists():
+        return "file or folder not found"
+    kind = marker.kind if isinstance(marker, PathMarker) else "any"
+    if kind == "file" and not path.is_file():
+        return "expected a file, found a folder"
+    if kind == "dir" and not path.is_dir():
+        return "expected a folder, found a file"
+    return None
+
+
+def _check_templates(
+    data: dict[str, Any], origins: dict[FieldPath, Origin], top: Path
+) -> list[Problem]:
+    """Parse Jinja templates now, so a typo fails validation instead of the run."""
+    section = data.get("data")
+    template = section.get("template") if isinstance(section, dict) else None
+    if not isinstance(template, str):
+        return []
+    from jinja2 import TemplateSyntaxError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    try:
+        SandboxedEnvironment().parse(template)
+    except TemplateSyntaxError as error:
+        return [
+            Problem(
+                f"Jinja template does not parse (template line {error.lineno}): {error.message}",
+                _locator(origins, top)(("data", "template")),
+                "data.template",
+                hint="fields of the record are `{{ record.NAME }}`; close every {% if %}/{% for %}",
+            )
+        ]
+    return []
+
+
+def _resolve_default_paths(recipe: Recipe, top_dir: Path) -> None:
+    """Defaults such as `output.dir: runs` are relative to the top recipe file."""
+    if not recipe.output.dir.is_absolute():
+        recipe.output.dir = Path(os.path.normpath(top_dir / recipe.output.dir))
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    def key(problem: Problem) -> tuple[str, int, int]:
+        where = problem.location or Location("")
+        return (where.file, where.line, where.column)
+
+    return sorted(problems, key=key)

@@ -1,0 +1,411 @@
+"""The recipe schema: one closed pydantic model per section, every field described and defaulted.
+
+Field names mirror the library call each section feeds (peft.LoraConfig, trl.SFTConfig,
+datasets.load_dataset) where the recipe language does not deliberately shorten them.
+Defaults live here and only here; each has a comment when the reason is not obvious.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+
+class PathMarker:
+    """Metadata marking a field as a filesystem path, resolved against the recipe that sets it."""
+
+    def __init__(self, *, must_exist: bool, kind: Literal["file", "dir", "any"] = "any") -> None:
+        self.must_exist = must_exist
+        self.kind = kind
+
+
+class ModelRefMarker:
+    """Metadata marking `model.base`: an alias, a hub id, or a local path (resolved if local)."""
+
+
+InputPath = Annotated[Path, PathMarker(must_exist=True)]
+OutputPath = Annotated[Path, PathMarker(must_exist=False)]
+
+
+class Section(BaseModel):
+    """Base of every recipe section: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+# --------------------------------------------------------------------------- model
+
+
+class ModelSection(Section):
+    """The base model to fine-tune and where it runs."""
+
+    base: Annotated[str, ModelRefMarker()] = Field(
+        default="smollm2-135m-instruct",
+        min_length=1,
+        description=(
+            "Base model: a built-in alias (`smollm2-135m-instruct`), a local Hugging Face model "
+            "folder, a local `.gguf` file, or a hub id such as `HuggingFaceTB/SmolLM2-135M` "
+            "(needs the files cached locally or network access)."
+        ),
+    )
+    revision: str | None = Field(
+        default=None,
+        description="Hub revision (branch, tag or commit) when `base` is a hub id.",
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto",
+        description=(
+            "Weight dtype. `auto`: bfloat16 on CUDA with bf16 support, else float32 weights "
+            "(with bf16 autocast on CPUs that support it)."
+        ),
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        default="auto", description="Device. `auto` picks cuda, then mps, then cpu."
+    )
+    trust_remote_code: bool = Field(
+        default=False,
+        description=(
+            "Allow the model repository to run its own Python code. Off unless the recipe says "
+            "so; the run prints a warning and the report records it."
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- data
+
+
+class SourceBase(Section):
+    """Fields every data source has."""
+
+    limit: int | None = Field(
+        default=None, ge=1, description="Read at most this many records from the source."
+    )
+
+
+class FieldMapping(Section):
+    """Fields shared by record-based sources (jsonl, csv, parquet, hf)."""
+
+    text_field: str = Field(
+        default="text", min_length=1, description="Record field holding the text (`format: text`)."
+    )
+    messages_field: str = Field(
+        default="messages",
+        min_length=1,
+        description="Record field holding a list of `{role, content}` messages (`format: chat`).",
+    )
+
+
+class JsonlSource(SourceBase, FieldMapping):
+    """A JSON Lines file: one JSON object per line."""
+
+    type: Literal["jsonl"] = Field(description="Source type.")
+    path: Annotated[Path, PathMarker(must_exist=True, kind="file")] = Field(
+        description="The .jsonl file, relative to the recipe that names it."
+    )
+
+
+class CsvSource(SourceBase, FieldMapping):
+    """A CSV (or TSV) file with a header row."""
+
+    type: Literal["csv"] = Field(description="Source type.")
+    path: Annotated[Path, PathMarker(must_exist=True, kind="file")] = Field(
+        description="The CSV file, relative to the recipe that names it."
+    )
+    delimiter: str = Field(
+        default=",", min_length=1, max_length=1, description="Column delimiter (`\\t` for TSV)."
+    )
+    encoding: str = Field(default="utf-8", description="Text encoding of the file.")
+
+
+class TextFilesSource(SourceBase):
+    """Plain text files: a folder searched with a glob, or one file."""
+
+    type: Literal["text_files"] = Field(description="Source type.")
+    path: InputPath = Field(
+        description="A folder (searched with `glob`) or a single file, relative to the recipe."
+    )
+    glob: str = Field(
+        default="**/*.txt", description="Glob pattern for files inside a folder (recursive)."
+    )
+    split_by: Literal["line", "paragraph", "file"] = Field(
+        default="paragraph",
+        description="How a file becomes records: one per non-empty line, paragraph, or file.",
+    )
+    encoding: str = Field(default="utf-8", description="Text encoding of the files.")
+
+
+class ParquetSource(SourceBase, FieldMapping):
+    """A Parquet file."""
+
+    type: Literal["parquet"] = Field(description="Source type.")
+    path: Annotated[Path, PathMarker(must_exist=True, kind="file")] = Field(
+        description="The .parquet file, relative to the recipe that names it."
+    )
+
+
+class HubSource(SourceBase, FieldMapping):
+    """A dataset loaded with `datasets.load_dataset` (mirrors its arguments)."""
+
+    type: Literal["hf"] = Field(description="Source type.")
+    name: str = Field(
+        min_length=1,
+        description="Dataset id (cached locally, or online), passed as `load_dataset(path=...)`.",
+    )
+    config: str | None = Field(default=None, description="Dataset configuration name.")
+    split: str = Field(default="train", description="Split to read.")
+    data_files: list[str] | None = Field(default=None, description="Restrict to these files.")
+    revision: str | None = Field(default=None, description="Dataset revision to pin.")
+
+
+DataSource = Annotated[
+    JsonlSource | CsvSource | TextFilesSource | ParquetSource | HubSource,
+    Field(discriminator="type"),
+]
+
+
+class ChunkingSection(Section):
+    """Split long texts into chunks before training (SmoLoRA's word chunking)."""
+
+    unit: Literal["words"] = Field(default="words", description="What `size` counts.")
+    size: int = Field(default=256, ge=1, description="Chunk length in `unit`s.")
+    overlap: int = Field(default=0, ge=0, description="Units shared by consecutive chunks.")
+
+    @field_validator("overlap")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info: ValidationInfo) -> int:
+        size = info.data.get("size")
+        if size is not None and value >= size:
+            raise ValueError(f"overlap ({value}) must be smaller than size ({size})")
+        return value
+
+
+class DataSection(Section):
+    """Where training data comes from and how records become training examples."""
+
+    sources: list[DataSource] = Field(
+        min_length=1, description="One or more data sources, each tagged by `type`."
+    )
+    format: Literal["text", "chat"] = Field(
+        default="text",
+        description=(
+            "`text`: each record is a plain training text. `chat`: each record is a list of "
+            "messages rendered with the tokenizer's chat template."
+        ),
+    )
+    template: str | None = Field(
+        default=None,
+        description=(
+            "Jinja template rendering a record into the training text (`format: text`), e.g. "
+            "`Q: {{ record.question }}\\nA: {{ record.answer }}`. Runs sandboxed."
+        ),
+    )
+    train_on: Literal["assistant", "all"] = Field(
+        default="assistant",
+        description="`format: chat` only: compute the loss on assistant turns only, or on all.",
+    )
+    chunking: ChunkingSection | None = Field(
+        default=None, description="Split long texts into chunks; off when absent."
+    )
+    dedup: bool = Field(default=True, description="Drop exact duplicate examples.")
+    eval_split: float = Field(
+        default=0.1,
+        ge=0.0,
+        lt=1.0,
+        description="Fraction of examples held out to measure eval loss (0 disables).",
+    )
+    seed: int = Field(default=42, description="Seed for shuffling and the eval split.")
+
+
+# --------------------------------------------------------------------------- lora
+
+
+class LoraSection(Section):
+    """The LoRA adapter; mirrors `peft.LoraConfig`."""
+
+    r: int = Field(default=16, ge=1, le=1024, description="Adapter rank (`LoraConfig.r`).")
+    alpha: int = Field(default=32, ge=1, description="Scaling numerator (`LoraConfig.lora_alpha`).")
+    dropout: float = Field(
+        default=0.05, ge=0.0, lt=1.0, description="Dropout on the adapter input (`lora_dropout`)."
+    )
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        default="all-linear",
+        description="Module names to adapt, or `all-linear` for every linear layer but the head.",
+    )
+    bias: Literal["none", "all", "lora_only"] = Field(
+        default="none", description="Which biases to train (`LoraConfig.bias`)."
+    )
+    use_rslora: bool = Field(default=False, description="Rank-stabilised scaling alpha/sqrt(r).")
+    modules_to_save: list[str] | None = Field(
+        default=None, description="Extra modules trained in full and saved with the adapter."
+    )
+
+    @field_validator("target_modules")
+    @classmethod
+    def _non_empty_targets(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, list) and not value:
+            raise ValueError("list is empty; name at least one module or use 'all-linear'")
+        return value
+
+
+# --------------------------------------------------------------------------- sft
+
+
+class SftSection(Section):
+    """Supervised fine-tuning; maps onto `trl.SFTConfig`."""
+
+    max_steps: int | None = Field(
+        default=None, ge=1, description="Optimizer steps to train. Set this or `epochs`."
+    )
+    epochs: float | None = Field(
+        default=None,
+        gt=0,
+        description="Passes over the training set (`num_train_epochs`); 1 when neither is set.",
+    )
+    learning_rate: float = Field(default=2e-4, gt=0, lt=1, description="Peak learning rate.")
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
+        default="linear", description="Learning-rate schedule (`lr_scheduler_type`)."
+    )
+    warmup_steps: int = Field(default=0, ge=0, description="Linear warm-up steps.")
+    weight_decay: float = Field(default=0.0, ge=0.0, description="AdamW weight decay.")
+    batch_size: int = Field(
+        default=8, ge=1, description="Sequences per device step (`per_device_train_batch_size`)."
+    )
+    grad_accum: int = Field(
+        default=1, ge=1, description="Steps accumulated per update (`gradient_accumulation_steps`)."
+    )
+    max_length: int = Field(default=1024, ge=8, description="Longest training sequence in tokens.")
+    packing: bool = Field(default=False, description="Pack several examples into each sequence.")
+    max_grad_norm: float = Field(default=1.0, gt=0, description="Gradient clipping norm.")
+    logging_steps: int = Field(default=5, ge=1, description="Log the training loss every N steps.")
+    seed: int = Field(default=42, description="Seed for weight init, dropout and data order.")
+
+    @field_validator("epochs")
+    @classmethod
+    def _steps_or_epochs(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("max_steps") is not None:
+            raise ValueError("set either max_steps or epochs, not both")
+        return value
+
+
+# --------------------------------------------------------------------------- merge
+
+
+class MergeSection(Section):
+    """Merge the adapter into the base weights for deployment."""
+
+    enabled: bool = Field(default=True, description="Write a merged model under `merged/`.")
+    verify: bool = Field(
+        default=True,
+        description="Check the merged model's logits match the adapter model's on eval inputs.",
+    )
+    tolerance: float = Field(
+        default=1e-3, gt=0, description="Largest allowed max-abs logit difference when verifying."
+    )
+
+
+# --------------------------------------------------------------------------- samples
+
+
+class SamplePrompt(Section):
+    """One prompt, optionally with the answer it is expected to contain."""
+
+    prompt: str = Field(
+        min_length=1, description="The prompt text (a user message in chat format)."
+    )
+    expect: str | None = Field(
+        default=None,
+        description="Expected answer, checked by `samples.match`; scored in the report.",
+    )
+
+
+class SamplesSection(Section):
+    """Generation after training, from the base and the tuned model, side by side."""
+
+    prompts: list[SamplePrompt] = Field(
+        default_factory=list,
+        description="Prompts to generate for: strings, or `{prompt, expect}` mappings.",
+    )
+    match: Literal["contains", "exact"] = Field(
+        default="contains",
+        description="How `expect` is checked: substring or whole answer (case-insensitive).",
+    )
+    max_new_tokens: int = Field(default=64, ge=1, le=8192, description="Tokens to generate.")
+    temperature: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=5.0,
+        description="Sampling temperature; 0 means greedy (reproducible).",
+    )
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0, description="Nucleus sampling threshold.")
+    batch_size: int = Field(default=8, ge=1, description="Prompts generated together.")
+    seed: int = Field(default=0, description="Seed for sampling when temperature > 0.")
+    compare_base: bool = Field(
+        default=True, description="Also generate from the base model, for comparison."
+    )
+
+    @field_validator("prompts", mode="before")
+    @classmethod
+    def _strings_are_prompts(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [{"prompt": item} if isinstance(item, str) else item for item in value]
+        return value
+
+
+# --------------------------------------------------------------------------- output
+
+
+class OutputSection(Section):
+    """Where runs are written."""
+
+    dir: OutputPath = Field(
+        default=Path("runs"),
+        description="Runs go to `<dir>/<name>/<run-id>/`, relative to the recipe file.",
+    )
+
+
+# --------------------------------------------------------------------------- recipe
+
+RECIPE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class Recipe(Section):
+    """A whole recipe: the program `smolora run` executes."""
+
+    recipe_version: Literal[1] = Field(
+        default=1, description="Version of the recipe language this file is written in."
+    )
+    name: str = Field(
+        max_length=100,
+        json_schema_extra={"pattern": RECIPE_NAME_PATTERN},
+        description="Run name (defaults to the file name); runs go to `<output.dir>/<name>/`.",
+    )
+    description: str | None = Field(default=None, description="One line saying what it teaches.")
+    extends: str | None = Field(
+        default=None,
+        description=(
+            "A recipe this one builds on, relative to this file. Mappings are deep-merged "
+            "(this file wins); lists are replaced whole. Chains are allowed, cycles are not."
+        ),
+    )
+    model: ModelSection = Field(default_factory=ModelSection, description=ModelSection.__doc__)
+    data: DataSection = Field(description=DataSection.__doc__)
+    lora: LoraSection = Field(default_factory=LoraSection, description=LoraSection.__doc__)
+    sft: SftSection = Field(default_factory=SftSection, description=SftSection.__doc__)
+    merge: MergeSection = Field(default_factory=MergeSection, description=MergeSection.__doc__)
+    samples: SamplesSection = Field(
+        default_factory=SamplesSection, description=SamplesSection.__doc__
+    )
+    output: OutputSection = Field(default_factory=OutputSection, description=OutputSection.__doc__)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_folder_name(cls, value: str) -> str:
+        if not re.match(RECIPE_NAME_PATTERN, value):
+            raise ValueError(
+                f"{value!r} is not a usable run name: use letters, digits, '_', '.' and '-', "
+                "starting with a letter or digit"
+            )
+        return value

@@ -1,0 +1,68 @@
+"""Shared fixtures: an isolated SMOLORA_HOME, offline hub, and a helper to write recipe trees."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own SMOLORA_HOME and never touches the hub."""
+    home = tmp_path_factory.mktemp("smolora-home")
+    monkeypatch.setenv("SMOLORA_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return home
+
+
+WriteFiles = Callable[..., Path]
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> WriteFiles:
+    """write("a/b.yaml", text, ...) writes dedented files under tmp_path; returns the first path."""
+
+    def _write(*pairs: str, root: Path = tmp_path) -> Path:
+        assert len(pairs) % 2 == 0
+        first = None
+        for name, text in zip(pairs[::2], pairs[1::2], strict=True):
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+            first = first or path
+        assert first is not None
+        return first
+
+    return _write
+
+
+MINIMAL_RECIPE = """
+name: mini
+data:
+  sources:
+    - type: jsonl
+      path: data/train.jsonl
+samples:
+  prompts: [hello]
+"""
+
+TRAIN_JSONL = '{"text": "one"}\n{"text": "two"}\n'
+
+
+@pytest.fixture
+def minimal(write: WriteFiles) -> Path:
+    """A valid minimal recipe with its data file; returns the recipe path."""
+    return write("recipe.yaml", MINIMAL_RECIPE, "data/train.jsonl", TRAIN_JSONL)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local HF model folder holding a tiny Llama and a ChatML tokenizer (built once)."""
+    from tests.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "tiny-llama")
