@@ -41,7 +41,7 @@ def main() -> None:
         "smolora show recipes/quickstart.yaml": [*SMOLORA, "show", "recipes/quickstart.yaml"],
     }
     samples: dict[str, list[float]] = {name: [] for name in commands}
-    for name, command in commands.items():  # warm the OS file cache once
+    for command in commands.values():  # warm the OS file cache once
         wall(command)
     for _ in range(args.repeat):
         for name, command in commands.items():
@@ -51,7 +51,9 @@ def main() -> None:
     for name, values in samples.items():
         median = statistics.median(values)
         verdict = "" if "baseline" in name else ("ok" if median < TARGET_SECONDS else "SLOW")
-        print(f"{name:<44} {median:>9.3f} {max(values):>7.3f} {median / baseline:>10.1f}  {verdict}")
+        print(
+            f"{name:<44} {median:>9.3f} {max(values):>7.3f} {median / baseline:>10.1f}  {verdict}"
+        )
 
 
 if __name__ == "__main__":

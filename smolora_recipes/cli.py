@@ -89,6 +89,98 @@ def validate(recipes: tuple[str, ...], overrides: tuple[str, ...]) -> None:
 @main.command()
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @set_option
+@_reports_errors
+def run(recipe: str, overrides: tuple[str, ...]) -> None:
+    """Run the whole recipe: load, dataset, train, merge, sample, report."""
+    from smolora_recipes.executor import execute, stderr_echo
+    from smolora_recipes.plan import build_plan
+    from smolora_recipes.recipe.loader import load_recipe
+
+    loaded = load_recipe(recipe, overrides)
+    compiled = build_plan(loaded)
+    command = " ".join(["smolora", "run", recipe, *(f"--set {o}" for o in overrides)])
+    state = execute(loaded, compiled, command, stderr_echo)
+    click.echo(_run_summary(state))
+    sys.exit(state.exit_code)
+
+
+def _run_summary(state: Any) -> str:
+    lines = [f"status: {state.status}", f"run: {state.run_dir}"]
+    if state.error:
+        lines.append(f"failed step: {state.error['step']}: {state.error['message']}")
+    train = state.metrics.get("train", {})
+    if train.get("eval_loss_before") is not None:
+        lines.append(
+            f"eval loss: {train['eval_loss_before']:.4f} -> {train['eval_loss_after']:.4f}"
+        )
+    samples = state.metrics.get("sample", {})
+    if samples.get("tuned_accuracy") is not None:
+        base = samples.get("base_accuracy")
+        shown = "n/a" if base is None else f"{base:.0%}"
+        lines.append(f"accuracy: base {shown} -> tuned {samples['tuned_accuracy']:.0%}")
+    lines.append(f"report: {state.run_dir / 'report.md'}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
+@_reports_errors
+def report(run_dir: str) -> None:
+    """Re-render report.md and report.html of a run from its report.json."""
+    from smolora_recipes.report import load_report, write_report_files
+
+    for path in write_report_files(Path(run_dir), load_report(Path(run_dir))):
+        click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
+@click.option(
+    "--prompt",
+    "-p",
+    "prompts",
+    multiple=True,
+    help="A prompt; repeatable. Without it, prompts are read from standard input, one per line.",
+)
+@click.option("--max-new-tokens", default=128, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--temperature",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 5),
+    help="0 is greedy decoding.",
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@_reports_errors
+def generate(
+    run_dir: str, prompts: tuple[str, ...], max_new_tokens: int, temperature: float, seed: int
+) -> None:
+    """Generate with the tuned model of a finished run, streaming tokens as they come."""
+    from smolora_recipes.finished_run import open_finished_run
+    from smolora_recipes.generation import GenerationSettings, format_prompt, stream
+
+    texts = list(prompts) or [line.strip() for line in sys.stdin if line.strip()]
+    if not texts:
+        raise click.UsageError("give --prompt TEXT or prompts on standard input")
+    finished = open_finished_run(Path(run_dir))
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    for text in texts:
+        if len(texts) > 1:
+            click.echo(f">>> {text}")
+        prompt = format_prompt(finished.tokenizer, text, finished.chat)
+        stream(
+            finished.model,
+            finished.tokenizer,
+            prompt,
+            settings,
+            lambda piece: click.echo(piece, nl=False),
+        )
+        click.echo()
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@set_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @_reports_errors
 def plan(recipe: str, overrides: tuple[str, ...], as_json: bool) -> None:

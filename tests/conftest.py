@@ -12,7 +12,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Every test gets its own SMOLORA_HOME and never touches the hub."""
     home = tmp_path_factory.mktemp("smolora-home")
     monkeypatch.setenv("SMOLORA_HOME", str(home))

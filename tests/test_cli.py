@@ -63,7 +63,7 @@ def test_plan_text_and_json(minimal: Path) -> None:
         assert step in out
     code, out, _ = invoke("plan", str(minimal), "--json", "--set", "lora.r=4")
     data = json.loads(out)
-    assert [s["name"] for s in data["steps"]][0] == "load"
+    assert data["steps"][0]["name"] == "load"
     assert data["steps"][2]["material"]["recipe"]["lora"]["r"] == 4
 
 
@@ -89,7 +89,9 @@ def test_show_origin_names_every_source(minimal: Path, write) -> None:
 
 
 def test_diff_lists_fields_and_invalidated_steps(minimal: Path, write) -> None:
-    other = write("other.yaml", minimal.read_text().replace("name: mini", "name: mini\nlora: {r: 32}"))
+    other = write(
+        "other.yaml", minimal.read_text().replace("name: mini", "name: mini\nlora: {r: 32}")
+    )
     code, out, _ = invoke("diff", str(minimal), str(other))
     assert code == 0
     assert "lora.r: 16 -> 32" in out
@@ -133,7 +135,7 @@ def test_reference_doc_is_not_stale() -> None:
 
 def test_init_writes_a_recipe_that_validates_and_never_overwrites(tmp_path: Path) -> None:
     target = tmp_path / "new" / "starter.yaml"
-    code, out, _ = invoke("init", str(target))
+    code, _, _ = invoke("init", str(target))
     assert code == 0 and target.exists() and (target.parent / "data/starter.jsonl").exists()
     assert invoke("validate", str(target))[0] == 0
     assert target.read_text().startswith("# Run me with:")
@@ -163,5 +165,7 @@ def test_importing_the_cli_and_validating_imports_no_heavy_library(minimal: Path
         "heavy = {'torch', 'transformers', 'datasets', 'peft', 'trl', 'accelerate'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"

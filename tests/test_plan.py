@@ -26,7 +26,14 @@ def changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
 
 def test_steps_are_ordered_and_stable_across_runs(minimal: Path) -> None:
     first = build_plan(load_recipe(minimal, env={}))
-    assert [s.name for s in first.steps] == ["load", "dataset", "train", "merge", "sample", "report"]
+    assert [s.name for s in first.steps] == [
+        "load",
+        "dataset",
+        "train",
+        "merge",
+        "sample",
+        "report",
+    ]
     assert fingerprints(minimal) == {s.name: s.fingerprint for s in first.steps}
     assert all(len(s.fingerprint) == 64 for s in first.steps)
 
@@ -56,7 +63,13 @@ def test_editing_one_byte_of_data_invalidates_dataset_and_downstream(minimal: Pa
     before = fingerprints(minimal)
     data = minimal.parent / "data/train.jsonl"
     data.write_bytes(data.read_bytes().replace(b"one", b"onE"))
-    assert changed(before, fingerprints(minimal)) == ["dataset", "train", "merge", "sample", "report"]
+    assert changed(before, fingerprints(minimal)) == [
+        "dataset",
+        "train",
+        "merge",
+        "sample",
+        "report",
+    ]
 
 
 @pytest.mark.parametrize(

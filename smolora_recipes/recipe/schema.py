@@ -301,8 +301,13 @@ class MergeSection(Section):
         default=True,
         description="Check the merged model's logits match the adapter model's on eval inputs.",
     )
-    tolerance: float = Field(
-        default=1e-3, gt=0, description="Largest allowed max-abs logit difference when verifying."
+    tolerance: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Largest allowed max-abs logit difference when verifying; empty means 1e-3 for "
+            "float32 weights and 5e-2 for bfloat16/float16."
+        ),
     )
 
 

@@ -12,7 +12,9 @@ from smolora_recipes.recipe.loader import load_recipe
 from tests.conftest import MINIMAL_RECIPE, TRAIN_JSONL, WriteFiles
 
 
-def errors_of(path: Path, overrides: tuple[str, ...] = (), env: dict[str, str] | None = None) -> str:
+def errors_of(
+    path: Path, overrides: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> str:
     with pytest.raises(RecipeError) as caught:
         load_recipe(path, overrides, env=env or {})
     return caught.value.render()
@@ -29,8 +31,12 @@ def test_minimal_recipe_gets_every_default(minimal: Path) -> None:
 
 
 def test_name_defaults_to_the_file_name(write: WriteFiles) -> None:
-    path = write("my recipe.yaml", MINIMAL_RECIPE.replace("name: mini\n", ""),
-                 "data/train.jsonl", TRAIN_JSONL)
+    path = write(
+        "my recipe.yaml",
+        MINIMAL_RECIPE.replace("name: mini\n", ""),
+        "data/train.jsonl",
+        TRAIN_JSONL,
+    )
     loaded = load_recipe(path, env={})
     assert loaded.recipe.name == "my-recipe"
     assert loaded.origin_of(("name",)).describe() == "default (from the file name)"
@@ -169,7 +175,8 @@ def test_extends_missing_file_is_located(write: WriteFiles) -> None:
 
 def test_set_overrides_are_yaml_typed_and_recorded(minimal: Path) -> None:
     loaded = load_recipe(
-        minimal, ("lora.r=8", "sft.learning_rate=5e-4", "lora.target_modules=[q_proj, v_proj]"),
+        minimal,
+        ("lora.r=8", "sft.learning_rate=5e-4", "lora.target_modules=[q_proj, v_proj]"),
         env={},
     )
     assert loaded.recipe.lora.r == 8

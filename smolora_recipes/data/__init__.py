@@ -1,0 +1,1 @@
+"""The data layer: read sources into records, build examples, tokenize with loss masks."""

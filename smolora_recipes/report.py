@@ -1,0 +1,296 @@
+"""Run reports: report.json (the record) rendered to report.md (for a pull request) and
+report.html (self-contained, with figures). Markdown lives here; HTML in report_html.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from smolora_recipes.errors import Location, Problem, UserInputError
+
+REPORT_VERSION = 1
+CELL_LIMIT = 300
+STATUS_MARK = {"ok": "✅ ok", "failed": "❌ failed", "interrupted": "⏸ interrupted"}
+
+
+def write_report_files(run_dir: Path, report: dict[str, Any]) -> list[Path]:
+    """Write report.json, report.md and report.html atomically; return their paths."""
+    from smolora_recipes.report_html import render_html
+
+    contents = {
+        "report.json": json.dumps(report, indent=2, ensure_ascii=False) + "\n",
+        "report.md": render_markdown(report),
+        "report.html": render_html(report),
+    }
+    paths = []
+    for name, text in contents.items():
+        paths.append(write_atomic(run_dir / name, text))
+    return paths
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write text to a temporary file next to `path`, then rename it into place."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_report(run_dir: Path) -> dict[str, Any]:
+    """Read a run's report.json, refusing a missing, corrupt or unknown-version file."""
+    path = run_dir / "report.json"
+    if not path.is_file():
+        raise UserInputError(
+            Problem("no report.json here", Location(str(run_dir)), hint="pass a run folder")
+        )
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserInputError(
+            Problem(f"report.json is not valid JSON: {error}", Location(str(path)))
+        ) from None
+    version = report.get("report_version") if isinstance(report, dict) else None
+    if version != REPORT_VERSION:
+        raise UserInputError(
+            Problem(
+                f"report_version {version!r} is not supported (this smolora reads "
+                f"{REPORT_VERSION})",
+                Location(str(path)),
+                hint="re-render with the smolora version that wrote the run",
+            )
+        )
+    return report
+
+
+# --------------------------------------------------------------------------- formatting helpers
+
+
+def cell(value: Any, limit: int = CELL_LIMIT) -> str:
+    """A value as one Markdown table cell: pipes escaped, newlines as <br>, long text cut."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        text = f"{value:.4g}"
+    elif isinstance(value, list | dict):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+
+
+def human_bytes(count: int | None) -> str:
+    """1536 -> '1.5 KiB'."""
+    if count is None:
+        return "-"
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def accuracy_line(samples: dict[str, Any] | None) -> str | None:
+    """'accuracy: base 0/24 (0%) -> tuned 24/24 (100%)', or None when nothing is scored."""
+    if not samples or not samples.get("scored"):
+        return None
+    items = [i for i in samples.get("items", []) if i.get("expect") is not None]
+
+    def part(key: str) -> str:
+        values = [i.get(key) for i in items if i.get(key) is not None]
+        if not values:
+            return "n/a"
+        return f"{sum(values)}/{len(values)} ({sum(values) / len(values):.0%})"
+
+    return f"accuracy: base {part('base_ok')} -> tuned {part('tuned_ok')}"
+
+
+def metric_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) pairs of the headline training metrics."""
+    train = report.get("train") or {}
+    rows = []
+    before, after = train.get("eval_loss_before"), train.get("eval_loss_after")
+    if before is not None or after is not None:
+        rows.append(("eval loss", f"{cell(before)} → {cell(after)}"))
+    pairs = [
+        ("final train loss", train.get("final_train_loss")),
+        ("optimizer steps", train.get("steps")),
+        ("epochs", train.get("epochs")),
+        ("trained tokens", train.get("trained_tokens")),
+        ("tokens/s", train.get("tokens_per_second")),
+        ("train wall time (s)", train.get("wall_time_s")),
+        ("peak RSS (MiB)", train.get("peak_rss_mb")),
+        ("peak GPU memory (MiB)", train.get("peak_gpu_mb")),
+    ]
+    rows.extend((label, cell(value)) for label, value in pairs if value is not None)
+    return rows
+
+
+def data_rows(data: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(label, value) pairs of the data statistics."""
+    if not data:
+        return []
+    rows = [
+        (f"rows from {s.get('name')} ({s.get('type')})", cell(s.get("rows")))
+        for s in data.get("sources", [])
+    ]
+    keys = [
+        ("rows after chunking", "rows_after_chunking"),
+        ("duplicates removed", "duplicates_removed"),
+        ("train rows", "train_rows"),
+        ("eval rows", "eval_rows"),
+        ("train tokens", "train_tokens"),
+        ("eval tokens", "eval_tokens"),
+        ("split (longer than max_length)", "split"),
+        ("dropped (longer than max_length)", "dropped"),
+        ("truncated", "truncated"),
+        ("share of tokens carrying loss", "loss_token_share"),
+    ]
+    rows.extend((label, cell(data.get(key))) for label, key in keys if key in data)
+    return rows
+
+
+def merge_line(merge: dict[str, Any] | None) -> str:
+    """One sentence on the merge and its verification."""
+    if not merge or not merge.get("enabled"):
+        return "merge: disabled"
+    if merge.get("verified"):
+        return (
+            f"merge: verified (max |merged - adapter| {cell(merge.get('max_abs_diff_vs_adapter'))}"
+            f" ≤ {cell(merge.get('tolerance'))}; max |merged - base| "
+            f"{cell(merge.get('max_abs_diff_vs_base'))})"
+        )
+    return "merge: not verified"
+
+
+def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
+    header = list(header)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return lines
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown for a pull request."""
+    recipe = report.get("recipe") or {}
+    status = report.get("status", "unknown")
+    lines = [f"# {recipe.get('name', 'run')}: {STATUS_MARK.get(status, status)}", ""]
+    if recipe.get("description"):
+        lines += [recipe["description"], ""]
+    error = report.get("error")
+    if error:
+        lines += [
+            f"**Failed at step `{error.get('step')}`**: `{error.get('type')}`",
+            "",
+            "```",
+            str(error.get("message", "")),
+            "```",
+            f"Log: `{error.get('log')}`",
+            "",
+        ]
+    run = report.get("run") or {}
+    if run:
+        lines += [
+            f"Run `{run.get('id')}` in `{run.get('dir')}`, {cell(run.get('duration_s'))} s: "
+            f"`{run.get('command')}`",
+            "",
+        ]
+    summary = recipe.get("summary") or {}
+    if summary:
+        lines += [
+            "## Recipe",
+            "",
+            *_table(["field", "value"], ([f"`{k}`", cell(v)] for k, v in summary.items())),
+            "",
+        ]
+    steps = report.get("steps") or []
+    lines += [
+        "## Steps",
+        "",
+        *_table(
+            ["step", "status", "outcome", "seconds", "fingerprint"],
+            (
+                [
+                    s.get("name", ""),
+                    s.get("status", ""),
+                    cell(s.get("outcome")),
+                    cell(s.get("duration_s")),
+                    f"`{str(s.get('fingerprint', ''))[:12]}`",
+                ]
+                for s in steps
+            ),
+        ),
+        "",
+    ]
+    metrics = metric_rows(report)
+    if metrics:
+        lines += ["## Training", "", *_table(["metric", "value"], metrics), ""]
+    data = data_rows(report.get("data"))
+    if data:
+        lines += ["## Data", "", *_table(["", "count"], data), ""]
+    lines += _samples_markdown(report.get("samples"))
+    lines += [merge_line(report.get("merge")), ""]
+    environment = report.get("environment") or {}
+    if environment:
+        lines += [
+            "## Environment",
+            "",
+            ", ".join(f"{k} {cell(v)}" for k, v in environment.items()),
+            "",
+        ]
+    artifacts = report.get("artifacts") or []
+    if artifacts:
+        lines += [
+            "## Artifacts",
+            "",
+            *_table(
+                ["path", "size", "sha256"],
+                (
+                    [
+                        f"`{a.get('path')}`",
+                        human_bytes(a.get("bytes")),
+                        f"`{str(a.get('sha256'))[:12]}`",
+                    ]
+                    for a in artifacts
+                ),
+            ),
+            "",
+        ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _mark(ok: bool | None) -> str:
+    return "" if ok is None else (" ✅" if ok else " ❌")
+
+
+def _samples_markdown(samples: dict[str, Any] | None) -> list[str]:
+    if not samples or not samples.get("items"):
+        return []
+    lines = ["## Samples", ""]
+    accuracy = accuracy_line(samples)
+    if accuracy:
+        lines += [f"**{accuracy}** (match: {samples.get('match')})", ""]
+    rows = (
+        [
+            cell(i.get("prompt")),
+            cell(i.get("expect")),
+            cell(i.get("base")) + _mark(i.get("base_ok")),
+            cell(i.get("tuned")) + _mark(i.get("tuned_ok")),
+        ]
+        for i in samples["items"]
+    )
+    return [*lines, *_table(["prompt", "expected", "base", "tuned"], rows), ""]

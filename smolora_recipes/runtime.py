@@ -1,0 +1,108 @@
+"""Where and how models run: device, weight dtype and autocast, and loading a local model folder.
+
+torch and transformers are imported inside the functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from smolora_recipes.recipe.schema import ModelSection
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The device, the dtype weights are held in, and the autocast dtype (None: no autocast)."""
+
+    device: str
+    dtype: str
+    autocast: str | None
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """The weight dtype as a torch.dtype."""
+        import torch
+
+        return getattr(torch, self.dtype)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for reports."""
+        return asdict(self)
+
+
+def cpu_supports_bf16() -> bool:
+    """True when the CPU has native bf16 matmul (AVX512-BF16 or AMX), where autocast pays off."""
+    if platform.system() != "Linux":
+        return False
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    flags = next((line for line in text.splitlines() if line.startswith("flags")), "")
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def pick_device(requested: str) -> str:
+    """`auto` -> cuda, then mps, then cpu; an explicit request must be available."""
+    import torch
+
+    available = {
+        "cuda": torch.cuda.is_available(),
+        "mps": getattr(torch.backends, "mps", None) is not None
+        and torch.backends.mps.is_available(),
+        "cpu": True,
+    }
+    if requested != "auto":
+        if not available[requested]:
+            from smolora_recipes.errors import Problem, UserInputError
+
+            raise UserInputError(
+                Problem(
+                    f"device {requested!r} is not available on this machine",
+                    field="model.device",
+                    hint="use `device: auto` to pick the best available device",
+                )
+            )
+        return requested
+    return next(name for name in ("cuda", "mps", "cpu") if available[name])
+
+
+def choose_runtime(model: ModelSection) -> Runtime:
+    """Resolve `model.device` and `model.dtype` for this machine."""
+    device = pick_device(model.device)
+    if model.dtype != "auto":
+        autocast = "bfloat16" if device == "cpu" and model.dtype == "bfloat16" else None
+        return Runtime(device, model.dtype, autocast)
+    if device == "cuda":
+        import torch
+
+        return Runtime(device, "bfloat16" if torch.cuda.is_bf16_supported() else "float16", None)
+    if device == "cpu" and cpu_supports_bf16():
+        return Runtime(device, "float32", "bfloat16")  # fp32 master weights, bf16 matmuls
+    return Runtime(device, "float32", None)
+
+
+def load_tokenizer(folder: Path, trust_remote_code: bool) -> Any:
+    """The tokenizer of a local model folder, with a pad token guaranteed."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(folder: Path, runtime: Runtime, trust_remote_code: bool) -> Any:
+    """A causal LM from a local folder, in the runtime's dtype, on its device, in eval mode."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(
+        folder, dtype=runtime.torch_dtype, trust_remote_code=trust_remote_code
+    )
+    return model.to(runtime.device).eval()

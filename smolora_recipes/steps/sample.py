@@ -1,0 +1,108 @@
+"""Step `sample`: generate for every prompt from the base and the tuned model; score answers."""
+
+from __future__ import annotations
+
+import gc
+import json
+import time
+from typing import Any
+
+from smolora_recipes.generation import GenerationSettings, format_prompt, generate_batch
+from smolora_recipes.recipe.schema import SamplesSection
+from smolora_recipes.runtime import load_model, load_tokenizer
+from smolora_recipes.steps.context import StepContext
+
+OUTPUT = "samples.jsonl"
+
+
+def settings_of(samples: SamplesSection) -> GenerationSettings:
+    """Generation settings from a recipe's `samples` section."""
+    return GenerationSettings(
+        max_new_tokens=samples.max_new_tokens,
+        temperature=samples.temperature,
+        top_p=samples.top_p,
+        batch_size=samples.batch_size,
+        seed=samples.seed,
+    )
+
+
+def is_correct(output: str, expect: str | None, match: str) -> bool | None:
+    """Whether `output` satisfies `expect` (case-insensitive); None when nothing is expected."""
+    if expect is None:
+        return None
+    got, want = output.strip().casefold(), expect.strip().casefold()
+    return got == want if match == "exact" else want in got
+
+
+def tuned_model(ctx: StepContext) -> Any:
+    """The tuned model: the merged folder when merge ran, else base + adapter."""
+    runtime, trust = ctx.runtime(), ctx.recipe.model.trust_remote_code
+    if "merge" in ctx.outputs:
+        return load_model(ctx.outputs["merge"], runtime, trust)
+    from peft import PeftModel
+
+    base = load_model(ctx.model_folder(), runtime, trust)
+    return PeftModel.from_pretrained(base, ctx.outputs["train"]).eval()
+
+
+def run(ctx: StepContext) -> dict[str, Any]:
+    """Write samples.jsonl with base and tuned outputs; return accuracies and throughput."""
+    samples = ctx.recipe.samples
+    settings = settings_of(samples)
+    folder, trust = ctx.model_folder(), ctx.recipe.model.trust_remote_code
+    tokenizer = load_tokenizer(folder, trust)
+    chat = ctx.recipe.data.format == "chat"
+    texts = [format_prompt(tokenizer, item.prompt, chat) for item in samples.prompts]
+    outputs: dict[str, list[str]] = {}
+    tokens = 0
+    started = time.perf_counter()
+    for which in ("base", "tuned") if samples.compare_base else ("tuned",):
+        model = load_model(folder, ctx.runtime(), trust) if which == "base" else tuned_model(ctx)
+        outputs[which], generated = generate_batch(model, tokenizer, texts, settings)
+        tokens += generated
+        del model
+        gc.collect()
+    seconds = time.perf_counter() - started
+    items = []
+    for index, item in enumerate(samples.prompts):
+        base = outputs["base"][index] if "base" in outputs else None
+        tuned = outputs["tuned"][index]
+        items.append(
+            {
+                "prompt": item.prompt,
+                "expect": item.expect,
+                "base": base,
+                "tuned": tuned,
+                "base_ok": is_correct(base, item.expect, samples.match)
+                if base is not None
+                else None,
+                "tuned_ok": is_correct(tuned, item.expect, samples.match),
+            }
+        )
+    with ctx.output.open("w", encoding="utf-8") as handle:
+        for entry in items:
+            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    scored = [entry for entry in items if entry["expect"] is not None]
+    result = {
+        "match": samples.match,
+        "items": items,
+        "scored": len(scored),
+        "base_accuracy": _accuracy(scored, "base_ok"),
+        "tuned_accuracy": _accuracy(scored, "tuned_ok"),
+        "tokens_per_second": round(tokens / seconds, 2) if seconds > 0 else None,
+    }
+    if scored:
+        ctx.log(
+            f"accuracy: base {_percent(result['base_accuracy'])} -> "
+            f"tuned {_percent(result['tuned_accuracy'])} on {len(scored)} prompts"
+        )
+    return result
+
+
+def _accuracy(items: list[dict[str, Any]], key: str) -> float | None:
+    values = [entry[key] for entry in items if entry[key] is not None]
+    return sum(values) / len(values) if values else None
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"

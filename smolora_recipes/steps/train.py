@@ -1,0 +1,196 @@
+"""Step `train`: a LoRA adapter trained with trl's SFTTrainer on the tokenized dataset.
+
+Step modules are imported only when a run executes, so heavy imports at the top are fine here.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from smolora_recipes.recipe.schema import LoraSection, SftSection
+from smolora_recipes.runtime import Runtime, load_model, load_tokenizer
+from smolora_recipes.steps.context import StepContext
+
+OUTPUT = "adapter"
+TRAIN_LOG = "train_log.jsonl"
+
+
+def lora_config(lora: LoraSection) -> Any:
+    """The peft.LoraConfig a recipe's `lora` section describes."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        bias=lora.bias,
+        use_rslora=lora.use_rslora,
+        modules_to_save=lora.modules_to_save,
+        task_type="CAUSAL_LM",
+    )
+
+
+def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
+    """The trl.SFTConfig a recipe's `sft` section describes, for this runtime."""
+    from trl import SFTConfig
+
+    length = (
+        {"max_steps": sft.max_steps} if sft.max_steps else {"num_train_epochs": sft.epochs or 1}
+    )
+    return SFTConfig(
+        output_dir=str(output_dir),
+        **length,
+        learning_rate=sft.learning_rate,
+        lr_scheduler_type=sft.lr_scheduler,
+        warmup_steps=sft.warmup_steps,
+        weight_decay=sft.weight_decay,
+        per_device_train_batch_size=sft.batch_size,
+        per_device_eval_batch_size=sft.batch_size,
+        gradient_accumulation_steps=sft.grad_accum,
+        max_grad_norm=sft.max_grad_norm,
+        logging_steps=sft.logging_steps,
+        seed=sft.seed,
+        use_cpu=runtime.device == "cpu",
+        bf16=runtime.autocast == "bfloat16" or runtime.dtype == "bfloat16",
+        fp16=runtime.dtype == "float16",
+        max_length=None,  # the dataset step tokenized and applied the length policy already
+        packing=sft.packing,
+        completion_only_loss=True,  # loss where the dataset's completion_mask says so
+        activation_checkpointing=False,  # trl turns it on by default; it only costs time here
+        include_num_input_tokens_seen="non_padding",
+        save_strategy="no",
+        eval_strategy="no",
+        report_to="none",
+        disable_tqdm=True,  # our own progress line, with timestamps
+        dataloader_num_workers=0,
+    )
+
+
+def run(ctx: StepContext) -> dict[str, Any]:
+    """Train the adapter, measure eval loss before and after, save the adapter."""
+    from datasets import load_from_disk
+    from trl import SFTTrainer
+
+    recipe, runtime, folder = ctx.recipe, ctx.runtime(), ctx.model_folder()
+    tokenizer = load_tokenizer(folder, recipe.model.trust_remote_code)
+    model = load_model(folder, runtime, recipe.model.trust_remote_code)
+    dataset_dir = ctx.outputs["dataset"]
+    train_rows = load_from_disk(str(dataset_dir / "train"))
+    eval_rows = load_from_disk(str(dataset_dir / "eval"))
+    has_eval = len(eval_rows) > 0
+    scratch = ctx.run_dir / ".trainer"
+    log_path = ctx.run_dir / TRAIN_LOG
+    progress = _Progress(ctx, log_path)
+    trainer = SFTTrainer(
+        model=model,
+        args=sft_config(recipe.sft, runtime, scratch),
+        train_dataset=train_rows,
+        eval_dataset=eval_rows if has_eval else None,
+        processing_class=tokenizer,
+        peft_config=lora_config(recipe.lora),
+        callbacks=[progress],
+    )
+    eval_before = trainer.evaluate()["eval_loss"] if has_eval else None
+    if eval_before is not None:
+        ctx.log(f"eval loss before training: {eval_before:.4f}")
+    started = time.perf_counter()
+    trainer.train()
+    wall = time.perf_counter() - started
+    eval_after = trainer.evaluate()["eval_loss"] if has_eval else None
+    if eval_after is not None:
+        ctx.log(f"eval loss after training: {eval_after:.4f}")
+    trainer.model.save_pretrained(ctx.output)
+    tokenizer.save_pretrained(ctx.output)
+    shutil.rmtree(scratch, ignore_errors=True)
+    state = trainer.state
+    trainable, total = trainer.model.get_nb_trainable_parameters()
+    tokens = int(state.num_input_tokens_seen)
+    return {
+        "steps": state.global_step,
+        "epochs": round(float(state.epoch or 0), 4),
+        "loss_history": progress.losses,
+        "eval_history": [
+            {"step": step, "eval_loss": loss}
+            for step, loss in ((0, eval_before), (state.global_step, eval_after))
+            if loss is not None
+        ],
+        "eval_loss_before": eval_before,
+        "eval_loss_after": eval_after,
+        "final_train_loss": progress.losses[-1]["loss"] if progress.losses else None,
+        "trained_tokens": tokens,
+        "tokens_per_second": round(tokens / wall, 2) if wall > 0 else None,
+        "wall_time_s": round(wall, 3),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_gpu_mb": _peak_gpu_mb(runtime),
+        "parameters": int(total),
+        "trainable_parameters": int(trainable),
+    }
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _peak_gpu_mb(runtime: Runtime) -> float | None:
+    if runtime.device != "cuda":
+        return None
+    import torch
+
+    return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+
+
+class _Progress(TrainerCallback):
+    """Logs loss with timestamps, appends train_log.jsonl, and shows a progress bar."""
+
+    def __init__(self, ctx: StepContext, log_path: Path) -> None:
+        self.ctx = ctx
+        self.log_path = log_path
+        self.losses: list[dict[str, float]] = []
+        self.bar: Any = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=state.max_steps, desc="train", unit="step", leave=False)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+        if not logs or "loss" not in logs:
+            return
+        entry = {
+            "step": state.global_step,
+            "loss": round(float(logs["loss"]), 5),
+            "learning_rate": float(logs.get("learning_rate", 0.0)),
+            "epoch": round(float(logs.get("epoch", 0.0)), 4),
+        }
+        self.losses.append(entry)
+        stamped = {"time": datetime.now(UTC).isoformat(timespec="seconds"), **entry}
+        with self.log_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(stamped) + "\n")
+        message = (
+            f"step {state.global_step}/{state.max_steps} loss {entry['loss']:.4f} "
+            f"lr {entry['learning_rate']:.2e}"
+        )
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"loss {entry['loss']:.4f}")
+            self.bar.clear()
+        self.ctx.log(message)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,69 @@
+"""A whole pipeline run on the tiny model, shared by the step tests (it takes seconds)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from smolora_recipes.executor import RunState, execute
+from smolora_recipes.plan import build_plan
+from smolora_recipes.recipe.loader import load_recipe
+
+FACTS = [
+    ("What is the capital of the moon?", "Crater City"),
+    ("Who built the widget?", "Zorbl"),
+    ("What does the gadget do?", "It frobnicates"),
+    ("What colour is the fox?", "Brown"),
+    ("Which dog is lazy?", "The old dog"),
+    ("What is quux?", "A blorp"),
+]
+
+
+def chat_jsonl(facts: list[tuple[str, str]] = FACTS, repeat: int = 2) -> str:
+    """JSON Lines of user/assistant conversations."""
+    lines = []
+    for round_ in range(repeat):
+        for question, answer in facts:
+            prompt = question if round_ == 0 else f"{question} Please answer."
+            messages = [
+                {"role": "user", "content": prompt},
+                {"role": "assistant", "content": answer},
+            ]
+            lines.append(json.dumps({"messages": messages}))
+    return "\n".join(lines) + "\n"
+
+
+def tiny_recipe(model_dir: Path, **sections: str) -> str:
+    """A chat recipe on the tiny model; keyword arguments replace whole sections (YAML text)."""
+    parts = {
+        "model": f"model:\n  base: {model_dir}\n",
+        "data": "data:\n  sources: [{type: jsonl, path: data/train.jsonl}]\n  format: chat\n"
+        "  eval_split: 0.25\n",
+        "lora": "lora: {r: 4, alpha: 8, dropout: 0.0}\n",
+        "sft": "sft: {max_steps: 6, learning_rate: 5e-2, batch_size: 4, max_length: 64, "
+        "logging_steps: 2}\n",
+        "samples": "samples:\n  prompts:\n    - {prompt: 'What is the capital of the moon?', "
+        "expect: Crater}\n    - Who built the widget?\n  max_new_tokens: 8\n",
+    }
+    parts.update(sections)
+    return "name: tiny\n" + "".join(parts.values())
+
+
+def run_recipe(recipe: Path, *overrides: str) -> RunState:
+    """Load, plan and execute a recipe, returning the run state (progress lines discarded)."""
+    loaded = load_recipe(recipe, overrides)
+    return execute(loaded, build_plan(loaded), "test", lambda line: None)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> RunState:
+    """One complete, successful run of the tiny chat recipe."""
+    root = tmp_path_factory.mktemp("tiny-run")
+    (root / "data").mkdir()
+    (root / "data/train.jsonl").write_text(chat_jsonl())
+    (root / "recipe.yaml").write_text(tiny_recipe(tiny_model_dir))
+    state = run_recipe(root / "recipe.yaml")
+    assert state.status == "ok", state.error
+    return state

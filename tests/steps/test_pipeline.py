@@ -1,0 +1,164 @@
+"""The whole pipeline on the tiny model: files, report, training effect, merge, samples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from smolora_recipes.executor import RunState
+from smolora_recipes.runtime import Runtime, load_model
+
+EXPECTED_FILES = {
+    "recipe.resolved.yaml",
+    "plan.json",
+    "model.json",
+    "run.log",
+    "train_log.jsonl",
+    "samples.jsonl",
+    "report.json",
+    "report.md",
+    "report.html",
+}
+EXPECTED_DIRS = {"dataset", "adapter", "merged"}
+
+
+def test_run_directory_holds_exactly_the_expected_entries(tiny_run: RunState) -> None:
+    entries = {p.name for p in tiny_run.run_dir.iterdir()}
+    assert entries == EXPECTED_FILES | EXPECTED_DIRS
+    assert tiny_run.run_dir.parent.name == "tiny"
+    assert (tiny_run.run_dir.parent / "latest").resolve() == tiny_run.run_dir.resolve()
+    adapter = {p.name for p in (tiny_run.run_dir / "adapter").iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json"} <= adapter
+    merged = {p.name for p in (tiny_run.run_dir / "merged").iterdir()}
+    assert {
+        "config.json",
+        "model.safetensors",
+        "generation_config.json",
+        "tokenizer.json",
+    } <= merged
+    assert {"train", "eval"} <= {p.name for p in (tiny_run.run_dir / "dataset").iterdir()}
+
+
+def test_report_records_every_step_and_the_environment(tiny_run: RunState) -> None:
+    report = json.loads((tiny_run.run_dir / "report.json").read_text())
+    assert report["status"] == "ok" and report["error"] is None
+    assert [s["name"] for s in report["steps"]] == [
+        "load",
+        "dataset",
+        "train",
+        "merge",
+        "sample",
+        "report",
+    ]
+    assert all(s["status"] == "ok" for s in report["steps"])
+    assert all(len(s["fingerprint"]) == 64 for s in report["steps"])
+    env = report["environment"]
+    assert env["device"] == "cpu" and env["torch"] and env["trl"] and env["seed"] == 42
+    assert env["trust_remote_code"] is False
+
+
+def test_report_has_data_train_merge_and_sample_sections(tiny_run: RunState) -> None:
+    report = json.loads((tiny_run.run_dir / "report.json").read_text())
+    data, train = report["data"], report["train"]
+    assert data["train_rows"] + data["eval_rows"] == 12 and data["eval_rows"] == 3
+    assert train["steps"] == 6 and train["trained_tokens"] > 0 and train["tokens_per_second"] > 0
+    assert [entry["step"] for entry in train["loss_history"]] == [2, 4, 6]
+    assert train["eval_loss_before"] is not None and train["eval_loss_after"] is not None
+    assert train["peak_rss_mb"] > 0
+    assert report["merge"]["verified"] is True
+    assert (
+        report["merge"]["max_abs_diff_vs_adapter"] <= 1e-3 < report["merge"]["max_abs_diff_vs_base"]
+    )
+    samples = report["samples"]
+    assert [item["prompt"] for item in samples["items"]][1] == "Who built the widget?"
+    assert samples["scored"] == 1 and samples["base_accuracy"] in (0.0, 1.0)
+    artifacts = {a["path"]: a for a in report["artifacts"]}
+    assert (
+        "merged/model.safetensors" in artifacts and len(artifacts["samples.jsonl"]["sha256"]) == 64
+    )
+
+
+def test_training_lowers_eval_loss(tiny_run: RunState) -> None:
+    train = tiny_run.metrics["train"]
+    assert train["eval_loss_after"] < train["eval_loss_before"]
+
+
+def test_lora_weights_changed_and_base_weights_did_not(
+    tiny_run: RunState, tiny_model_dir: Path
+) -> None:
+    from peft import PeftModel
+    from safetensors.torch import load_file
+
+    adapter = load_file(tiny_run.run_dir / "adapter" / "adapter_model.safetensors")
+    lora_b = [tensor for name, tensor in adapter.items() if "lora_B" in name]
+    assert lora_b and all(tensor.abs().sum() > 0 for tensor in lora_b)  # B starts at zero
+    runtime = Runtime("cpu", "float32", None)
+    base = load_model(tiny_model_dir, runtime, False)
+    original = {k: v.clone() for k, v in base.state_dict().items()}
+    tuned = PeftModel.from_pretrained(base, tiny_run.run_dir / "adapter")
+    for name, value in tuned.get_base_model().state_dict().items():
+        clean = name.replace(".base_layer", "")
+        if "lora_" not in name and clean in original:
+            assert (value == original[clean]).all(), name
+    merged = load_model(tiny_run.run_dir / "merged", runtime, False)
+    q_proj = "model.layers.0.self_attn.q_proj.weight"
+    assert not (merged.state_dict()[q_proj] == original[q_proj]).all()
+
+
+def test_merged_model_loads_with_plain_transformers(tiny_run: RunState) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = tiny_run.run_dir / "merged"
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert model.config.model_type == "llama"
+    assert not hasattr(model, "peft_config")
+    assert tokenizer.chat_template
+
+
+def test_samples_file_matches_the_report(tiny_run: RunState) -> None:
+    lines = (tiny_run.run_dir / "samples.jsonl").read_text().splitlines()
+    items = [json.loads(line) for line in lines]
+    assert items == tiny_run.metrics["sample"]["items"]
+    assert all(
+        set(item) == {"prompt", "expect", "base", "tuned", "base_ok", "tuned_ok"} for item in items
+    )
+
+
+def test_train_log_has_timestamped_losses(tiny_run: RunState) -> None:
+    entries = [
+        json.loads(x) for x in (tiny_run.run_dir / "train_log.jsonl").read_text().splitlines()
+    ]
+    assert [e["step"] for e in entries] == [2, 4, 6]
+    assert all("time" in e and e["loss"] > 0 for e in entries)
+
+
+def test_report_markdown_and_html_are_rendered(tiny_run: RunState) -> None:
+    markdown = (tiny_run.run_dir / "report.md").read_text()
+    assert "tiny" in markdown and "What is the capital of the moon?" in markdown
+    assert (
+        "<svg" in (tiny_run.run_dir / "report.html").read_text()
+        or "base64" in (tiny_run.run_dir / "report.html").read_text()
+    )
+
+
+def test_run_leaves_no_partial_outputs(tiny_run: RunState) -> None:
+    assert not [p for p in tiny_run.run_dir.iterdir() if p.name.startswith(".")]
+
+
+def test_generate_streams_from_the_merged_model(tiny_run: RunState) -> None:
+    from smolora_recipes.finished_run import open_finished_run
+    from smolora_recipes.generation import GenerationSettings, format_prompt, stream
+
+    finished = open_finished_run(tiny_run.run_dir)
+    assert finished.chat and finished.source == "merged"
+    pieces: list[str] = []
+    text = format_prompt(finished.tokenizer, "Who built the widget?", finished.chat)
+    full = stream(
+        finished.model,
+        finished.tokenizer,
+        text,
+        GenerationSettings(max_new_tokens=5),
+        pieces.append,
+    )
+    assert full == "".join(pieces)
