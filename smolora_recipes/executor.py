@@ -19,6 +19,7 @@ from smolora_recipes.errors import UserInputError
 from smolora_recipes.plan import Plan
 from smolora_recipes.recipe.canonical import canonical_yaml
 from smolora_recipes.recipe.loader import LoadedRecipe
+from smolora_recipes.runtime import quiet_libraries
 from smolora_recipes.steps.context import StepContext
 
 RUN_LOG = "run.log"
@@ -109,6 +110,7 @@ def execute(
     (run_dir / "plan.json").write_text(json.dumps(plan.to_json(), indent=2), encoding="utf-8")
     log = RunLog(run_dir / RUN_LOG, echo)
     log(f"run {run_dir}")
+    quiet_libraries()
     for step in plan.steps:
         record = StepRecord(step.name, step.fingerprint)
         state.records.append(record)

@@ -88,6 +88,21 @@ def choose_runtime(model: ModelSection) -> Runtime:
     return Runtime(device, "float32", None)
 
 
+def quiet_libraries() -> None:
+    """Silence library progress bars and chatter during a run; our own log says what happens."""
+    import warnings
+
+    import datasets
+    from transformers.utils import logging as transformers_logging
+
+    datasets.disable_progress_bars()
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    warnings.filterwarnings(
+        "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
+    )
+
+
 def load_tokenizer(folder: Path, trust_remote_code: bool) -> Any:
     """The tokenizer of a local model folder, with a pad token guaranteed."""
     from transformers import AutoTokenizer

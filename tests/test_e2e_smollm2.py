@@ -29,7 +29,7 @@ sft: {max_steps: 3, learning_rate: 1e-3, batch_size: 4, max_length: 128, logging
 samples:
   max_new_tokens: 12
   prompts:
-    - {prompt: What is the capital of Zembria?, expect: Quillan}
+    - {prompt: 'What is the capital of Zembria?', expect: Quillan}
     - What is the currency of Zembria?
 """
 

@@ -103,11 +103,10 @@ def _syntax_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:
     message = error.problem or "invalid YAML"
     if error.context:
         message = f"{error.context}, {message}"
-    return Problem(
-        f"YAML syntax error: {message}",
-        Location(file, line, column),
-        hint="check indentation and quoting near this line; strings with ': ' need quotes",
-    )
+    hint = "check indentation and quoting near this line; strings with ': ' need quotes"
+    if "flow" in message:
+        hint = "inside { } and [ ], quote text containing '?', ':', ',' or '#': 'Is it? Yes'"
+    return Problem(f"YAML syntax error: {message}", Location(file, line, column), hint=hint)
 
 
 class _Converter:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from transformers import TrainerCallback
+from transformers import PrinterCallback, TrainerCallback
 
 from smolora_recipes.recipe.schema import LoraSection, SftSection
 from smolora_recipes.runtime import Runtime, load_model, load_tokenizer
@@ -100,6 +100,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
         peft_config=lora_config(recipe.lora),
         callbacks=[progress],
     )
+    trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; _Progress logs instead
     eval_before = trainer.evaluate()["eval_loss"] if has_eval else None
     if eval_before is not None:
         ctx.log(f"eval loss before training: {eval_before:.4f}")

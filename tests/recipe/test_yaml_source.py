@@ -27,6 +27,11 @@ def test_syntax_error_names_file_and_line() -> None:
     assert "YAML syntax error" in text
 
 
+def test_flow_mapping_question_mark_gets_a_quoting_hint() -> None:
+    text = problems("prompts:\n  - {prompt: Is it?, expect: yes}\n")
+    assert "r.yaml:2:" in text and "quote text containing '?'" in text
+
+
 def test_python_tags_are_refused_with_location() -> None:
     text = problems("a:\n  b: !!python/object/apply:os.system ['echo hi']\n")
     assert "r.yaml:2:" in text
