@@ -20,7 +20,7 @@ from smolora_recipes.recipe.canonical import canonical_data, portable_path
 from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.recipe.schema import TextFilesSource
 from smolora_recipes.recipe.schema_walk import marked_fields
-from smolora_recipes.recipe.yaml_source import FieldPath, path_text
+from smolora_recipes.recipe.yaml_source import FieldPath, path_text, set_value_at, value_at
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 _MODEL_FIELDS = ("model.base", "model.revision", "model.trust_remote_code")
@@ -199,16 +199,14 @@ def fingerprint_view(loaded: LoadedRecipe) -> tuple[dict[str, Any], dict[str, di
         identity = _input_identity(path, resolved, loaded)
         if identity is not None:
             inputs[path_text(path)] = identity
-            _assign(data, path, {"sha256": identity["sha256"]})
+            set_value_at(data, path, {"sha256": identity["sha256"]})
     return data, inputs
 
 
 def _input_identity(
     path: FieldPath, resolved: dict[str, Any], loaded: LoadedRecipe
 ) -> dict[str, str] | None:
-    value = resolved
-    for part in path:
-        value = value[part]
+    value = value_at(resolved, path)
     if path == ("model", "base"):
         return _model_identity(str(value), loaded)
     source = _source_at(path, loaded)
@@ -290,9 +288,3 @@ def _slice(view: dict[str, Any], dotted: str) -> Any:
     for part in dotted.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return value
-
-
-def _assign(data: Any, path: FieldPath, value: Any) -> None:
-    for part in path[:-1]:
-        data = data[part]
-    data[path[-1]] = value

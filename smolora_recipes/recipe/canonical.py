@@ -15,7 +15,7 @@ import yaml
 
 from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.recipe.schema_walk import marked_fields
-from smolora_recipes.recipe.yaml_source import FieldPath
+from smolora_recipes.recipe.yaml_source import FieldPath, set_value_at, value_at
 
 Annotate = Callable[[FieldPath], str]
 
@@ -35,9 +35,9 @@ def canonical_data(loaded: LoadedRecipe) -> dict[str, Any]:
     """The resolved recipe as plain data: every field, defaults included, in schema order."""
     data = loaded.recipe.model_dump(mode="json", exclude={"extends"})
     for path, _marker in marked_fields(data):
-        value = _get(data, path)
+        value = value_at(data, path)
         if isinstance(value, str) and os.path.isabs(value):
-            _set(data, path, portable_path(value, loaded.base_dir))
+            set_value_at(data, path, portable_path(value, loaded.base_dir))
     return data
 
 
@@ -66,16 +66,6 @@ def scalar_text(value: Any) -> str:
     """One value in YAML flow style, on one line."""
     text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10**9)
     return text.removesuffix("\n").removesuffix("\n...")
-
-
-def _get(data: Any, path: FieldPath) -> Any:
-    for part in path:
-        data = data[part]
-    return data
-
-
-def _set(data: Any, path: FieldPath, value: Any) -> None:
-    _get(data, path[:-1])[path[-1]] = value
 
 
 def _is_leaf(value: Any) -> bool:

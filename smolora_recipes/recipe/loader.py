@@ -27,6 +27,8 @@ from smolora_recipes.recipe.yaml_source import (
     parse_yaml,
     parse_yaml_value,
     path_text,
+    set_value_at,
+    value_at,
 )
 
 OriginKind = Literal["default", "file", "extends", "set", "env"]
@@ -289,16 +291,6 @@ def _bad_override_path(where: Location, path: FieldPath) -> Problem:
 # --------------------------------------------------------------------------- paths and templates
 
 
-def _get(data: Any, path: FieldPath) -> Any:
-    for part in path:
-        data = data[part]
-    return data
-
-
-def _set(data: Any, path: FieldPath, value: Any) -> None:
-    _get(data, path[:-1])[path[-1]] = value
-
-
 def _locator(origins: dict[FieldPath, Origin], top: Path):
     def locate(path: FieldPath) -> Location:
         for cut in range(len(path), 0, -1):
@@ -318,14 +310,14 @@ def _resolve_paths(
     top_dir = top.parent
     locate = _locator(origins, top)
     for path, marker in list(marked_fields(data)):
-        value = _get(data, path)
+        value = value_at(data, path)
         if not isinstance(value, str) or not value:
             continue  # the schema reports wrong types
         base_dir = origins.get(path, Origin("default")).base_dir(top_dir)
         if isinstance(marker, ModelRefMarker) and not looks_local(value, base_dir):
             continue
         resolved = Path(os.path.normpath(base_dir / Path(value).expanduser()))
-        _set(data, path, str(resolved))
+        set_value_at(data, path, str(resolved))
         must_exist = isinstance(marker, ModelRefMarker) or marker.must_exist
         problem = _check_exists(resolved, marker) if must_exist else None
         if problem:

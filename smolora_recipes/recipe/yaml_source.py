@@ -51,6 +51,18 @@ def path_text(path: FieldPath) -> str:
     return ".".join(str(part) for part in path)
 
 
+def value_at(data: Any, path: FieldPath) -> Any:
+    """The value at `path` inside nested mappings and lists."""
+    for part in path:
+        data = data[part]
+    return data
+
+
+def set_value_at(data: Any, path: FieldPath, value: Any) -> None:
+    """Replace the value at `path` inside nested mappings and lists."""
+    value_at(data, path[:-1])[path[-1]] = value
+
+
 @dataclass
 class YamlDocument:
     """Plain data read from YAML, with the location of every value and any env substitutions."""
