@@ -86,20 +86,43 @@ def validate(recipes: tuple[str, ...], overrides: tuple[str, ...]) -> None:
         sys.exit(2)
 
 
+STEP_NAMES = ["load", "dataset", "train", "merge", "sample"]
+force_option = click.option(
+    "--force",
+    type=click.Choice(STEP_NAMES),
+    help="Recompute this step and every step after it, even when cached.",
+)
+no_cache_option = click.option(
+    "--no-cache", is_flag=True, help="Neither read nor write the step cache."
+)
+
+
 @main.command()
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @set_option
+@force_option
+@no_cache_option
 @_reports_errors
-def run(recipe: str, overrides: tuple[str, ...]) -> None:
-    """Run the whole recipe: load, dataset, train, merge, sample, report."""
-    from smolora_recipes.executor import execute, stderr_echo
+def run(recipe: str, overrides: tuple[str, ...], force: str | None, no_cache: bool) -> None:
+    """Run the recipe: load, dataset, train, merge, sample, report (reusing cached steps)."""
+    from smolora_recipes.cache import StepCache
+    from smolora_recipes.executor import RunOptions, execute, stderr_echo
     from smolora_recipes.plan import build_plan
     from smolora_recipes.recipe.loader import load_recipe
 
     loaded = load_recipe(recipe, overrides)
     compiled = build_plan(loaded)
-    command = " ".join(["smolora", "run", recipe, *(f"--set {o}" for o in overrides)])
-    state = execute(loaded, compiled, command, stderr_echo)
+    output = loaded.recipe.output
+    options = RunOptions(
+        cache=None if no_cache else StepCache.at(output.cache_dir), force=force, link=output.link
+    )
+    flags = [
+        *(f"--set {o}" for o in overrides),
+        *([f"--force {force}"] if force else []),
+        *(["--no-cache"] if no_cache else []),
+    ]
+    command = " ".join(["smolora", "run", recipe, *flags])
+    state = execute(loaded, compiled, command, stderr_echo, options)
     click.echo(_run_summary(state))
     sys.exit(state.exit_code)
 
@@ -181,18 +204,31 @@ def generate(
 @main.command()
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @set_option
+@force_option
+@no_cache_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @_reports_errors
-def plan(recipe: str, overrides: tuple[str, ...], as_json: bool) -> None:
-    """Show the ordered steps a recipe compiles to, with their fingerprints."""
+def plan(
+    recipe: str, overrides: tuple[str, ...], force: str | None, no_cache: bool, as_json: bool
+) -> None:
+    """Show the steps a recipe compiles to: fingerprints, and cached or will run (and why)."""
+    from smolora_recipes.cache import StepCache
     from smolora_recipes.plan import build_plan
+    from smolora_recipes.plan_status import plan_status
     from smolora_recipes.recipe.loader import load_recipe
 
-    compiled = build_plan(load_recipe(recipe, overrides))
+    loaded = load_recipe(recipe, overrides)
+    compiled = build_plan(loaded)
+    cache = None if no_cache else StepCache.at(loaded.recipe.output.cache_dir)
+    statuses = {s.step: s for s in plan_status(compiled, cache, force)}
     if as_json:
-        click.echo(json.dumps(compiled.to_json(), indent=2))
+        data = compiled.to_json()
+        for step in data["steps"]:
+            step["status"] = statuses[step["name"]].state
+            step["reasons"] = statuses[step["name"]].reasons
+        click.echo(json.dumps(data, indent=2))
     else:
-        click.echo(compiled.to_text())
+        click.echo(compiled.to_text({name: s.describe() for name, s in statuses.items()}))
 
 
 @main.command()
@@ -261,3 +297,88 @@ def init(path: str) -> None:
     for written in write_starter(Path(path)):
         click.echo(f"wrote {written}")
     click.echo(f"next: smolora validate {path}")
+
+
+@main.group()
+def cache() -> None:
+    """Inspect and prune the step cache ($SMOLORA_HOME/cache, or --dir)."""
+
+
+cache_dir_option = click.option(
+    "--dir",
+    "cache_dir",
+    type=click.Path(file_okay=False),
+    help="A cache folder other than the default (a recipe's output.cache_dir).",
+)
+
+
+@cache.command("ls")
+@cache_dir_option
+@_reports_errors
+def cache_ls(cache_dir: str | None) -> None:
+    """List cache entries: step, fingerprint, size, created, last use, runs that used it."""
+    from smolora_recipes.cache import StepCache
+    from smolora_recipes.report import human_bytes
+
+    store = StepCache.at(Path(cache_dir) if cache_dir else None)
+    entries = store.entries()
+    in_use = store.in_use()
+    click.echo(
+        f"{'step':<8} {'fingerprint':<12} {'size':>10}  {'created':<25} {'last used':<25} runs"
+    )
+    for entry in entries:
+        uses = entry.uses()
+        held = "  (in use)" if entry.path in in_use else ""
+        click.echo(
+            f"{entry.step:<8} {entry.fingerprint[:12]:<12} {human_bytes(entry.size()):>10}  "
+            f"{entry.manifest['created']:<25} {entry.last_used():<25} {len(uses)}{held}"
+        )
+    total = sum(entry.size() for entry in entries)
+    click.echo(f"{len(entries)} entries, {human_bytes(total)} in {store.root}")
+
+
+@cache.command("gc")
+@cache_dir_option
+@click.option(
+    "--keep-last",
+    type=click.IntRange(0),
+    help="Keep the N most recently used entries of each step.",
+)
+@click.option(
+    "--max-size",
+    help="Then remove least recently used entries until the cache is at most this size, e.g. 20GB.",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@_reports_errors
+def cache_gc(
+    cache_dir: str | None, keep_last: int | None, max_size: str | None, dry_run: bool
+) -> None:
+    """Remove cache entries, never one that a running run is writing or using."""
+    from smolora_recipes.cache import StepCache, choose_garbage, parse_size
+    from smolora_recipes.errors import Problem, UserInputError
+    from smolora_recipes.report import human_bytes
+
+    if keep_last is None and max_size is None:
+        raise click.UsageError("give --keep-last N, --max-size SIZE, or both")
+    try:
+        limit = parse_size(max_size) if max_size else None
+    except ValueError as error:
+        raise UserInputError(Problem(str(error), field="--max-size")) from None
+    store = StepCache.at(Path(cache_dir) if cache_dir else None)
+    removed = kept_busy = 0
+    freed = 0
+    for entry in choose_garbage(store.entries(), keep_last, limit):
+        if dry_run:
+            click.echo(f"would remove {entry.step} {entry.fingerprint[:12]}")
+            removed += 1
+            freed += entry.size()
+        elif store.remove(entry):
+            removed += 1
+            freed += entry.size()
+        else:
+            kept_busy += 1
+    verb = "would free" if dry_run else "freed"
+    click.echo(
+        f"{removed} entries removed, {verb} {human_bytes(freed)}; "
+        f"{kept_busy} kept because a running run uses them"
+    )

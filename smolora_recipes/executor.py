@@ -1,5 +1,5 @@
-"""Runs a plan: one step after another, timed and logged, each output renamed into place only
-when its step succeeds, and a report written whatever happens."""
+"""Runs a plan: each step reused from the cache when its fingerprint is there, else computed
+(timed, logged, under the entry's lock) and stored whole; a report is written whatever happens."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from smolora_recipes.cache import CacheEntry, StepCache
 from smolora_recipes.errors import UserInputError
 from smolora_recipes.plan import Plan
+from smolora_recipes.plan_status import record_plan
 from smolora_recipes.recipe.canonical import canonical_yaml
 from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.runtime import quiet_libraries
@@ -24,6 +26,15 @@ from smolora_recipes.steps.context import StepContext
 
 RUN_LOG = "run.log"
 EXIT_CODES = {"ok": 0, "failed": 1, "interrupted": 130}
+
+
+@dataclass
+class RunOptions:
+    """How to execute: the cache (None: --no-cache), a step to force, how runs link outputs."""
+
+    cache: StepCache | None = None
+    force: str | None = None
+    link: str = "symlink"
 
 
 @dataclass
@@ -46,12 +57,18 @@ class RunState:
     run_dir: Path
     command: str
     started: datetime
+    options: RunOptions = field(default_factory=RunOptions)
     records: list[StepRecord] = field(default_factory=list)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: dict[str, Path] = field(default_factory=dict)
     status: str = "ok"
     error: dict[str, str] | None = None
     exit_code: int = 0
+
+    @property
+    def run_name(self) -> str:
+        """`<recipe name>/<run id>`: how cache entries name the run that made them."""
+        return f"{self.loaded.recipe.name}/{self.run_dir.name}"
 
 
 class RunLog:
@@ -97,58 +114,75 @@ def _point_latest(run_dir: Path) -> None:
 
 
 def execute(
-    loaded: LoadedRecipe, plan: Plan, command: str, echo: Callable[[str], None]
+    loaded: LoadedRecipe,
+    plan: Plan,
+    command: str,
+    echo: Callable[[str], None],
+    options: RunOptions | None = None,
 ) -> RunState:
-    """Run every enabled step of `plan`, then write the report; never raises for step failures."""
+    """Run or reuse every enabled step of `plan`, then write the report; never raises for
+    step failures."""
     from smolora_recipes.report import write_report_files
     from smolora_recipes.report_builder import build_report
 
     started = datetime.now(UTC)
     run_dir = new_run_dir(loaded.recipe.output.dir / loaded.recipe.name, started)
-    state = RunState(loaded, plan, run_dir, command, started)
+    state = RunState(loaded, plan, run_dir, command, started, options or RunOptions())
     (run_dir / "recipe.resolved.yaml").write_text(canonical_yaml(loaded), encoding="utf-8")
     (run_dir / "plan.json").write_text(json.dumps(plan.to_json(), indent=2), encoding="utf-8")
     log = RunLog(run_dir / RUN_LOG, echo)
     log(f"run {run_dir}")
-    quiet_libraries()
-    for step in plan.steps:
-        record = StepRecord(step.name, step.fingerprint)
-        state.records.append(record)
-        if step.name == "report":
-            continue
-        if not step.enabled:
-            record.status, record.outcome = "skipped", f"skipped: {step.skip_reason}"
-        elif state.status == "ok":
-            _run_step(state, record, log)
-    report_record = state.records[-1]
-    report_record.status, report_record.outcome = "ok", "ran"
-    write_report_files(run_dir, build_report(state))
+    forced = False
+    try:
+        for step in plan.steps:
+            record = StepRecord(step.name, step.fingerprint)
+            state.records.append(record)
+            forced = forced or state.options.force == step.name
+            if step.name == "report":
+                continue
+            if not step.enabled:
+                record.status, record.outcome = "skipped", f"skipped: {step.skip_reason}"
+            elif state.status == "ok":
+                _run_step(state, record, log, forced)
+        report_record = state.records[-1]
+        report_record.status, report_record.outcome = "ok", "ran"
+        write_report_files(run_dir, build_report(state))
+    finally:
+        if state.options.cache is not None:
+            state.options.cache.release_all()
+    if state.status == "ok" and state.options.cache is not None:
+        record_plan(state.options.cache, plan)
     _point_latest(run_dir)
     log(f"{state.status}: report at {run_dir / 'report.md'}")
     return state
 
 
-def _run_step(state: RunState, record: StepRecord, log: RunLog) -> None:
-    module = importlib.import_module(f"smolora_recipes.steps.{record.name}")
-    final = state.run_dir / module.OUTPUT
-    partial = state.run_dir / f".{module.OUTPUT}.partial"
-    if "." not in module.OUTPUT:
-        partial.mkdir()
-    ctx = StepContext(
-        loaded=state.loaded,
-        run_dir=state.run_dir,
-        output=partial,
-        outputs=state.outputs,
-        metrics=state.metrics,
-        log=log.for_step(record.name),
-    )
-    log("start", record.name)
+def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) -> None:
     started = time.perf_counter()
     try:
-        state.metrics[record.name] = module.run(ctx)
-        partial.rename(final)
-        state.outputs[record.name] = final
-        record.status, record.outcome = "ok", "ran"
+        module = importlib.import_module(f"smolora_recipes.steps.{record.name}")
+        names = [module.OUTPUT, *getattr(module, "SIDE_FILES", ())]
+        cache = state.options.cache
+        if cache is None:
+            folder, metrics = _compute(
+                state, module, record, log, state.run_dir / f".{record.name}"
+            )
+            for name in names:
+                if (folder / name).exists():
+                    (folder / name).rename(state.run_dir / name)
+            _remove(folder)
+            record.outcome = "ran"
+        else:
+            entry, record.outcome = _cached_or_computed(state, cache, module, record, log, forced)
+            metrics = entry.metrics()
+            cache.record_use(entry, state.run_name)
+            cache.hold(entry)
+            for name in names:
+                if (entry.path / name).exists():
+                    _link(entry.path / name, state.run_dir / name, state.options.link)
+        state.metrics[record.name] = metrics
+        state.outputs[record.name] = state.run_dir / module.OUTPUT
+        record.status = "ok"
     except KeyboardInterrupt:
         record.status, record.outcome = "failed", "interrupted"
         state.status, state.exit_code = "interrupted", EXIT_CODES["interrupted"]
@@ -174,9 +208,68 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog) -> None:
         log(f"failed: {type(error).__name__}: {message}", record.name)
     finally:
         record.duration_s = round(time.perf_counter() - started, 3)
-        _remove(partial)
     if record.status == "ok":
-        log(f"done in {record.duration_s:.1f}s", record.name)
+        log(f"{record.outcome} in {record.duration_s:.1f}s", record.name)
+
+
+def _cached_or_computed(
+    state: RunState, cache: StepCache, module: Any, record: StepRecord, log: RunLog, forced: bool
+) -> tuple[CacheEntry, str]:
+    """The step's cache entry, computing it (under the entry's lock) only when missing."""
+    entry = None if forced else cache.lookup(record.name, record.fingerprint)
+    if entry is not None:
+        return entry, f"cached (from run {entry.manifest['run']})"
+    with cache.lock(record.name, record.fingerprint):
+        entry = None if forced else cache.lookup(record.name, record.fingerprint)
+        if entry is not None:  # another run finished it while we waited for the lock
+            return entry, f"cached (from run {entry.manifest['run']})"
+        staging = cache.staging_dir(record.name, record.fingerprint)
+        try:
+            _, metrics = _compute(state, module, record, log, staging)
+            entry = cache.commit(record.name, record.fingerprint, staging, metrics, state.run_name)
+        finally:
+            _remove(staging)
+    return entry, "ran (forced)" if forced else "ran"
+
+
+def _compute(
+    state: RunState, module: Any, record: StepRecord, log: RunLog, folder: Path
+) -> tuple[Path, dict[str, Any]]:
+    """Run one step into `folder`; on failure nothing of it is left."""
+    quiet_libraries()
+    folder.mkdir(parents=True, exist_ok=True)
+    output = folder / module.OUTPUT
+    if "." not in module.OUTPUT:
+        output.mkdir()
+    ctx = StepContext(
+        loaded=state.loaded,
+        run_dir=state.run_dir,
+        output=output,
+        side_dir=folder,
+        outputs=state.outputs,
+        metrics=state.metrics,
+        log=log.for_step(record.name),
+    )
+    log("start", record.name)
+    try:
+        return folder, module.run(ctx)
+    except BaseException:
+        _remove(folder)
+        raise
+
+
+def _link(source: Path, target: Path, mode: str) -> None:
+    """Make `target` in the run folder refer to a cached output: a symlink, or a copy."""
+    if mode == "symlink":
+        try:
+            target.symlink_to(source, target_is_directory=source.is_dir())
+            return
+        except OSError:
+            pass  # no symlinks here (e.g. Windows without privilege): copy instead
+    if source.is_dir():
+        shutil.copytree(source, target)
+    else:
+        shutil.copy2(source, target)
 
 
 def _remove(path: Path) -> None:

@@ -117,11 +117,13 @@ class Plan:
         """The step called `name`."""
         return next(step for step in self.steps if step.name == name)
 
-    def to_text(self) -> str:
-        """The plan as a person reads it: one block per step."""
+    def to_text(self, statuses: dict[str, str] | None = None) -> str:
+        """The plan as a person reads it: one block per step, with its status when given."""
         lines = [f"plan for {self.recipe_file} (recipe {self.recipe_name!r})"]
         for number, step in enumerate(self.steps, 1):
             status = f"skip: {step.skip_reason}" if not step.enabled else step.fingerprint[:12]
+            if statuses and step.enabled:
+                status += f"  {statuses[step.name]}"
             lines.append(f"{number}. {step.name:<8} {status}")
             lines.append(f"     {step.summary}")
             lines.append(f"     reads   {', '.join(step.reads)}")

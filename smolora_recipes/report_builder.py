@@ -6,6 +6,7 @@ import os
 import platform
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smolora_recipes import __version__
@@ -122,21 +123,17 @@ def _environment(state: RunState, load: dict[str, Any]) -> dict[str, Any]:
 
 
 def _artifacts(state: RunState) -> list[dict[str, Any]]:
-    artifacts = []
-    for path in sorted(state.run_dir.rglob("*")):
-        relative = path.relative_to(state.run_dir)
-        hidden = any(part.startswith(".") for part in relative.parts)
-        if (
-            path.is_file()
-            and not hidden
-            and not path.is_symlink()
-            and path.name not in REPORT_FILES
-        ):
-            artifacts.append(
-                {
-                    "path": relative.as_posix(),
-                    "bytes": path.stat().st_size,
-                    "sha256": file_sha256(path),
-                }
-            )
-    return artifacts
+    """Every file of the run folder, following links into cached step outputs."""
+    files: list[Path] = []
+    for folder, dirs, names in os.walk(state.run_dir, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        files.extend(Path(folder) / name for name in names if not name.startswith("."))
+    return [
+        {
+            "path": path.relative_to(state.run_dir).as_posix(),
+            "bytes": path.stat().st_size,
+            "sha256": file_sha256(path),
+        }
+        for path in sorted(files)
+        if path.parent != state.run_dir or path.name not in REPORT_FILES
+    ]

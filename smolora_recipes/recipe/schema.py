@@ -369,6 +369,15 @@ class OutputSection(Section):
         default=Path("runs"),
         description="Runs go to `<dir>/<name>/<run-id>/`, relative to the recipe file.",
     )
+    cache_dir: OutputPath | None = Field(
+        default=None,
+        description="Step cache folder; empty means `$SMOLORA_HOME/cache` (shared by recipes).",
+    )
+    link: Literal["symlink", "copy"] = Field(
+        default="symlink",
+        description="How a run folder refers to cached step outputs: symlinks, or full copies "
+        "(self-contained, uses more disk).",
+    )
 
 
 # --------------------------------------------------------------------------- recipe

@@ -22,6 +22,7 @@ from smolora_recipes.steps.context import StepContext
 
 OUTPUT = "adapter"
 TRAIN_LOG = "train_log.jsonl"
+SIDE_FILES = (TRAIN_LOG,)
 
 
 def lora_config(lora: LoraSection) -> Any:
@@ -89,7 +90,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
     eval_rows = load_from_disk(str(dataset_dir / "eval"))
     has_eval = len(eval_rows) > 0
     scratch = ctx.run_dir / ".trainer"
-    log_path = ctx.run_dir / TRAIN_LOG
+    log_path = ctx.side_dir / TRAIN_LOG
     progress = _Progress(ctx, log_path)
     trainer = SFTTrainer(
         model=model,
