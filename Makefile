@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: quickstart test bench install
+.PHONY: quickstart test bench bench-quickstart install
 
 install: $(STAMP)
 
@@ -27,3 +27,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/cli_latency.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/incremental.py
+
+bench-quickstart: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/incremental.py --quickstart

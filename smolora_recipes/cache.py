@@ -64,6 +64,16 @@ class CacheEntry:
         return uses[-1]["time"] if uses else self.manifest["created"]
 
 
+@dataclass(frozen=True)
+class Unfinished:
+    """The work folder of a step that did not finish (e.g. training checkpoints)."""
+
+    step: str
+    fingerprint: str
+    path: Path
+    size: int
+
+
 class StepCache:
     """Step outputs keyed by fingerprint under one root folder."""
 
@@ -128,6 +138,10 @@ class StepCache:
         staging.mkdir(parents=True)
         return staging
 
+    def scratch_dir(self, step: str, fingerprint: str) -> Path:
+        """A working folder for one fingerprint that outlives a crash (training checkpoints)."""
+        return self.root / ".scratch" / f"{step}-{fingerprint}"
+
     def commit(
         self, step: str, fingerprint: str, staging: Path, metrics: dict[str, Any], run: str
     ) -> CacheEntry:
@@ -167,7 +181,9 @@ class StepCache:
         found = []
         if not self.root.is_dir():
             return found
-        for step_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+        for step_dir in sorted(self.root.iterdir()):
+            if step_dir.name.startswith(".") or not step_dir.is_dir():
+                continue  # .scratch, .active, .index: bookkeeping, not steps
             for folder in sorted(step_dir.iterdir()):
                 if folder.name.startswith(".") and ".tmp-" in folder.name:
                     _remove_if_orphaned(folder)
@@ -176,6 +192,23 @@ class StepCache:
                     if entry is not None:
                         found.append(entry)
         return found
+
+    def unfinished(self) -> list[Unfinished]:
+        """Work folders of steps that were killed or interrupted (a re-run resumes from them)."""
+        folder = self.root / ".scratch"
+        found = []
+        for path in sorted(folder.iterdir()) if folder.is_dir() else ():
+            step, _, fingerprint = path.name.partition("-")
+            size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+            found.append(Unfinished(step, fingerprint, path, size))
+        return found
+
+    def remove_unfinished(self, work: Unfinished) -> bool:
+        """Delete an unfinished step's work folder unless a live run is working in it."""
+        if self.is_held(work.step, work.fingerprint):
+            return False
+        shutil.rmtree(work.path, ignore_errors=True)
+        return True
 
     def remove(self, entry: CacheEntry) -> bool:
         """Delete an entry unless a live run is writing or using it; True if deleted."""

@@ -127,8 +127,22 @@ def explain(old: PlannedStep, new: PlannedStep) -> list[str]:
         if before["libraries"].get(lib) != after["libraries"][lib]:
             reasons.append(f"{lib} {before['libraries'].get(lib)} -> {after['libraries'][lib]}")
     if before["code"] != after["code"]:
-        reasons.append("step code changed")
+        reasons.append(_code_change(old, new))
     return reasons or ["fingerprint changed"]
+
+
+def _code_change(old: PlannedStep, new: PlannedStep) -> str:
+    """`smolora_recipes 0.1.0 -> 0.2.0 changed step code (steps/train.py)`."""
+    before, after = old.material["code"], new.material["code"]
+    if isinstance(before, dict):
+        files = sorted(f for f in before.keys() | after.keys() if before.get(f) != after.get(f))
+        where = f" ({', '.join(files)})"
+    else:  # recorded before code digests were kept per file
+        where = ""
+    versions = old.smolora_version, new.smolora_version
+    if versions[0] != versions[1]:
+        return f"smolora_recipes {versions[0]} -> {versions[1]} changed step code{where}"
+    return f"step code changed{where}"
 
 
 def _sort_key(path: tuple[Any, ...]) -> tuple[str, ...]:

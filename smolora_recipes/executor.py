@@ -164,9 +164,13 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
         names = [module.OUTPUT, *getattr(module, "SIDE_FILES", ())]
         cache = state.options.cache
         if cache is None:
-            folder, metrics = _compute(
-                state, module, record, log, state.run_dir / f".{record.name}"
-            )
+            scratch = state.run_dir / f".{record.name}-scratch"
+            try:
+                folder, metrics = _compute(
+                    state, module, record, log, state.run_dir / f".{record.name}", scratch
+                )
+            finally:
+                _remove(scratch)
             for name in names:
                 if (folder / name).exists():
                     (folder / name).rename(state.run_dir / name)
@@ -189,7 +193,13 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
         state.error = {
             "step": record.name,
             "type": "KeyboardInterrupt",
-            "message": "interrupted by the user",
+            "message": "interrupted by the user"
+            + (
+                "; running the same recipe again reuses the finished steps and resumes training"
+                " from its last checkpoint"
+                if state.options.cache is not None
+                else ""
+            ),
             "log": str(log.path),
         }
     except Exception as error:  # any failure: recorded in the report, never half-written output
@@ -224,16 +234,20 @@ def _cached_or_computed(
         if entry is not None:  # another run finished it while we waited for the lock
             return entry, f"cached (from run {entry.manifest['run']})"
         staging = cache.staging_dir(record.name, record.fingerprint)
+        scratch = cache.scratch_dir(record.name, record.fingerprint)
+        if forced:
+            _remove(scratch)  # a forced step starts afresh, not from old checkpoints
         try:
-            _, metrics = _compute(state, module, record, log, staging)
+            _, metrics = _compute(state, module, record, log, staging, scratch)
             entry = cache.commit(record.name, record.fingerprint, staging, metrics, state.run_name)
+            _remove(scratch)  # kept only while the step is unfinished, to resume from
         finally:
             _remove(staging)
     return entry, "ran (forced)" if forced else "ran"
 
 
 def _compute(
-    state: RunState, module: Any, record: StepRecord, log: RunLog, folder: Path
+    state: RunState, module: Any, record: StepRecord, log: RunLog, folder: Path, scratch: Path
 ) -> tuple[Path, dict[str, Any]]:
     """Run one step into `folder`; on failure nothing of it is left."""
     quiet_libraries()
@@ -246,6 +260,7 @@ def _compute(
         run_dir=state.run_dir,
         output=output,
         side_dir=folder,
+        scratch=scratch,
         outputs=state.outputs,
         metrics=state.metrics,
         log=log.for_step(record.name),

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smolora_recipes import __version__
 from smolora_recipes.errors import display_path
 from smolora_recipes.hashing import digest, file_sha256, files_sha256, path_sha256
 from smolora_recipes.models import BUILTIN_MODELS, classify_model
@@ -24,6 +25,7 @@ from smolora_recipes.recipe.yaml_source import FieldPath, path_text, set_value_a
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 _MODEL_FIELDS = ("model.base", "model.revision", "model.trust_remote_code")
+_CHECKPOINT_FIELDS = ("save_steps", "save_total_limit")
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ STEP_SPECS: tuple[StepSpec, ...] = (
         reads=("lora", "sft"),
         after=("load", "dataset"),
         libraries=("torch", "transformers", "peft", "trl", "accelerate", "datasets"),
-        code=("steps/train.py",),
+        code=("checkpoints.py", "train_callbacks.py", "steps/train.py"),
     ),
     StepSpec(
         "merge",
@@ -84,8 +86,8 @@ STEP_SPECS: tuple[StepSpec, ...] = (
         "write report.json, report.md and report.html",
         reads=("name", "description"),
         after=("load", "dataset", "train", "merge", "sample"),
-        libraries=("matplotlib",),
-        code=("report.py", "steps/report.py"),
+        libraries=(),
+        code=("report.py", "report_builder.py", "report_html.py", "svg_charts.py"),
     ),
 )
 
@@ -103,6 +105,7 @@ class PlannedStep:
     enabled: bool = True
     skip_reason: str = ""
     material: dict[str, Any] = field(default_factory=dict)
+    smolora_version: str = ""  # shown when the step code changed; not hashed
 
 
 @dataclass
@@ -160,7 +163,7 @@ def build_plan(loaded: LoadedRecipe) -> Plan:
         after = [name for name in spec.after if name in fingerprints]
         material = {
             "step": spec.name,
-            "code": code_digest(spec.code),
+            "code": code_digests(spec.code),
             "recipe": {key: _slice(view, key) for key in spec.reads},
             "upstream": {name: fingerprints[name] for name in after},
             "libraries": library_versions(spec.libraries),
@@ -180,6 +183,7 @@ def build_plan(loaded: LoadedRecipe) -> Plan:
                 not skip_reason,
                 skip_reason,
                 material,
+                __version__,
             )
         )
     return Plan(recipe.name, display_path(loaded.file), steps)
@@ -193,6 +197,8 @@ def fingerprint_view(loaded: LoadedRecipe) -> tuple[dict[str, Any], dict[str, di
     """
     data = canonical_data(loaded)
     data.pop("output", None)  # where runs are written never changes what a step computes
+    for name in _CHECKPOINT_FIELDS:  # nor how often training checkpoints are kept
+        data.get("sft", {}).pop(name, None)
     inputs: dict[str, dict[str, str]] = {}
     resolved = loaded.recipe.model_dump(mode="python")
     for path, _marker in marked_fields(data):
@@ -255,19 +261,17 @@ def _wheel_file_sha256(distribution: str, filename: str) -> str:
     return f"missing:{distribution}/{filename}"
 
 
-def code_digest(entries: tuple[str, ...]) -> str:
-    """Hash of this package's source files for a step (line endings normalised)."""
-    files: list[tuple[str, str | None]] = []
+def code_digests(entries: tuple[str, ...]) -> dict[str, str | None]:
+    """Hash of each of this package's source files a step runs (line endings normalised)."""
+    files: dict[str, str | None] = {}
     for entry in entries:
         target = PACKAGE_DIR / entry
         paths = sorted(target.rglob("*.py")) if target.is_dir() else [target]
         for path in paths:
             rel = path.relative_to(PACKAGE_DIR).as_posix()
             text = path.read_bytes().replace(b"\r\n", b"\n") if path.is_file() else None
-            files.append(
-                (rel, digest(text.decode("utf-8", "replace")) if text is not None else None)
-            )
-    return digest(files)
+            files[rel] = digest(text.decode("utf-8", "replace")) if text is not None else None
+    return files
 
 
 def library_versions(names: tuple[str, ...]) -> dict[str, str]:

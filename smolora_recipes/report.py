@@ -125,7 +125,7 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("eval loss", f"{cell(before)} → {cell(after)}"))
     pairs = [
         ("final train loss", train.get("final_train_loss")),
-        ("optimizer steps", train.get("steps")),
+        ("optimizer steps", _steps_text(train)),
         ("epochs", train.get("epochs")),
         ("trained tokens", train.get("trained_tokens")),
         ("tokens/s", train.get("tokens_per_second")),
@@ -135,6 +135,13 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     ]
     rows.extend((label, cell(value)) for label, value in pairs if value is not None)
     return rows
+
+
+def _steps_text(train: dict[str, Any]) -> str | None:
+    steps, resumed = train.get("steps"), train.get("resumed_from_step")
+    if steps is None or resumed is None:
+        return steps
+    return f"{steps} (resumed from step {resumed})"
 
 
 def data_rows(data: dict[str, Any] | None) -> list[tuple[str, str]]:

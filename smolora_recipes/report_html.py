@@ -1,11 +1,7 @@
-"""report.html: the report as one self-contained page, with a loss curve and a length histogram.
-
-matplotlib is imported inside the figure functions, so importing this module stays cheap.
-"""
+"""report.html: the report as one self-contained page, with a loss curve and a length histogram."""
 
 from __future__ import annotations
 
-import io
 from html import escape
 from typing import Any
 
@@ -18,6 +14,7 @@ from smolora_recipes.report import (
     merge_line,
     metric_rows,
 )
+from smolora_recipes.svg_charts import Series, histogram, line_chart
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -42,68 +39,29 @@ def _text(value: Any) -> str:
     return "-" if value is None else escape(str(value)).replace("\n", "<br>")
 
 
-def _svg(figure: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(figure)
-    text = buffer.getvalue()
-    return text[text.index("<svg") :]
-
-
 def loss_figure(train: dict[str, Any]) -> str | None:
-    """Train loss by step, eval loss points, as inline SVG; None without a loss history."""
+    """Train loss by step and eval loss points (log scale), as inline SVG; None without any."""
     history = train.get("loss_history") or []
     evals = train.get("eval_history") or []
-    if not history and not evals:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7, 3.6))
+    series = []
     if history:
-        axis.plot(
-            [h["step"] for h in history],
-            [h["loss"] for h in history],
-            marker=".",
-            label="train loss",
-        )
+        points = [(h["step"], h["loss"]) for h in history]
+        series.append(Series("train loss", points, "#1f77b4"))
     if evals:
-        axis.plot(
-            [e["step"] for e in evals],
-            [e["eval_loss"] for e in evals],
-            "o--",
-            color="tab:red",
-            label="eval loss",
-        )
-    axis.set_xlabel("optimizer step")
-    axis.set_ylabel("loss")
-    axis.set_yscale("log")
-    axis.grid(alpha=0.3)
-    axis.legend()
-    return _svg(figure)
+        points = [(e["step"], e["eval_loss"]) for e in evals]
+        series.append(Series("eval loss", points, "#d62728", dashed=True))
+    if not series:
+        return None
+    return line_chart(series, "optimizer step", "loss", log_y=True)
 
 
 def length_figure(data: dict[str, Any]) -> str | None:
     """Histogram of example lengths in tokens, as inline SVG."""
-    histogram = data.get("token_lengths_histogram")
-    if not histogram or not histogram.get("counts"):
+    counts = (data.get("token_lengths_histogram") or {}).get("counts")
+    if not counts:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    edges, counts = histogram["edges"], histogram["counts"]
-    figure, axis = plt.subplots(figsize=(7, 2.8))
-    widths = [edges[i + 1] - edges[i] for i in range(len(counts))]
-    axis.bar(edges[:-1], counts, width=widths, align="edge", edgecolor="white")
-    axis.set_xlabel("tokens per example")
-    axis.set_ylabel("examples")
-    return _svg(figure)
+    edges = data["token_lengths_histogram"]["edges"]
+    return histogram(edges, counts, "tokens per example", "examples")
 
 
 def render_html(report: dict[str, Any]) -> str:

@@ -154,3 +154,29 @@ def test_parse_size(text: str, size: int) -> None:
 def test_parse_size_refuses_nonsense() -> None:
     with pytest.raises(ValueError, match="not a size"):
         parse_size("lots")
+
+
+def test_unfinished_work_is_listed_kept_by_entries_and_removed_on_request(tmp_path: Path) -> None:
+    cache = StepCache(tmp_path)
+    make_entry(cache)
+    scratch = cache.scratch_dir("train", "a" * 64)
+    (scratch / "checkpoint-4").mkdir(parents=True)
+    (scratch / "checkpoint-4/optimizer.pt").write_bytes(b"x" * 10)
+    assert [e.step for e in cache.entries()] == ["train"]  # bookkeeping folders are no steps
+    (work,) = cache.unfinished()
+    assert (work.step, work.fingerprint, work.size) == ("train", "a" * 64, 10)
+    with cache.lock("train", "a" * 64):
+        held = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from pathlib import Path; from smolora_recipes.cache import StepCache\n"
+                f"c = StepCache(Path({str(tmp_path)!r}))\n"
+                "print(c.remove_unfinished(c.unfinished()[0]))",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    assert held.stdout.strip() == "False" and scratch.exists()  # a live run works in it
+    assert cache.remove_unfinished(work) and not scratch.exists()

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from smolora_recipes import __version__
 from smolora_recipes import plan as plan_module
+from smolora_recipes.diff import explain
 from smolora_recipes.plan import STEP_SPECS, build_plan
 from smolora_recipes.recipe.loader import load_recipe
 
@@ -104,13 +106,21 @@ def test_step_code_change_invalidates_that_step_and_downstream(
     minimal: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = fingerprints(minimal)
-    real = plan_module.code_digest
+    old_plan = build_plan(load_recipe(minimal, env={}))
+    real = plan_module.code_digests
     monkeypatch.setattr(
         plan_module,
-        "code_digest",
-        lambda entries: real(entries) + ("x" if "steps/train.py" in entries else ""),
+        "code_digests",
+        lambda entries: {
+            k: (v if k != "steps/train.py" else "x") for k, v in real(entries).items()
+        },
     )
+    monkeypatch.setattr(plan_module, "__version__", "9.9")
+    new_plan = build_plan(load_recipe(minimal, env={}))
     assert changed(before, fingerprints(minimal)) == ["train", "merge", "sample", "report"]
+    assert explain(old_plan.step("train"), new_plan.step("train")) == [
+        f"smolora_recipes {__version__} -> 9.9 changed step code (steps/train.py)"
+    ]
 
 
 def test_library_upgrade_invalidates_only_steps_that_call_it(

@@ -280,6 +280,12 @@ class SftSection(Section):
     packing: bool = Field(default=False, description="Pack several examples into each sequence.")
     max_grad_norm: float = Field(default=1.0, gt=0, description="Gradient clipping norm.")
     logging_steps: int = Field(default=5, ge=1, description="Log the training loss every N steps.")
+    save_steps: int = Field(
+        default=50,
+        ge=0,
+        description="Checkpoint every N steps so a killed run resumes where it stopped; 0: never.",
+    )
+    save_total_limit: int = Field(default=2, ge=1, description="Checkpoints kept (the newest).")
     seed: int = Field(default=42, description="Seed for weight init, dropout and data order.")
 
     @field_validator("epochs")

@@ -21,6 +21,7 @@ class StepContext:
     run_dir: Path
     output: Path
     side_dir: Path  # where the step's SIDE_FILES go (kept and cached with its output)
+    scratch: Path  # per-fingerprint working folder that survives a crash (checkpoints)
     outputs: dict[str, Path]  # final output paths of the steps that already ran
     metrics: dict[str, dict[str, Any]]  # metrics of the steps that already ran
     log: Callable[[str], None]

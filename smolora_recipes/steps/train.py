@@ -10,12 +10,10 @@ import resource
 import shutil
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from transformers import PrinterCallback, TrainerCallback
-
+from smolora_recipes.checkpoints import first_interrupt_stops, last_complete_checkpoint
 from smolora_recipes.recipe.schema import LoraSection, SftSection
 from smolora_recipes.runtime import Runtime, load_model, load_tokenizer
 from smolora_recipes.steps.context import StepContext
@@ -60,6 +58,9 @@ def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
         gradient_accumulation_steps=sft.grad_accum,
         max_grad_norm=sft.max_grad_norm,
         logging_steps=sft.logging_steps,
+        save_strategy="steps" if sft.save_steps else "no",
+        save_steps=sft.save_steps or None,
+        save_total_limit=sft.save_total_limit,
         seed=sft.seed,
         use_cpu=runtime.device == "cpu",
         bf16=runtime.autocast == "bfloat16" or runtime.dtype == "bfloat16",
@@ -69,7 +70,6 @@ def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
         completion_only_loss=True,  # loss where the dataset's completion_mask says so
         activation_checkpointing=False,  # trl turns it on by default; it only costs time here
         include_num_input_tokens_seen="non_padding",
-        save_strategy="no",
         eval_strategy="no",
         report_to="none",
         disable_tqdm=True,  # our own progress line, with timestamps
@@ -80,7 +80,10 @@ def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
 def run(ctx: StepContext) -> dict[str, Any]:
     """Train the adapter, measure eval loss before and after, save the adapter."""
     from datasets import load_from_disk
+    from transformers import PrinterCallback
     from trl import SFTTrainer
+
+    from smolora_recipes.train_callbacks import StopOnInterrupt, TrainProgress
 
     recipe, runtime, folder = ctx.recipe, ctx.runtime(), ctx.model_folder()
     tokenizer = load_tokenizer(folder, recipe.model.trust_remote_code)
@@ -89,34 +92,42 @@ def run(ctx: StepContext) -> dict[str, Any]:
     train_rows = load_from_disk(str(dataset_dir / "train"))
     eval_rows = load_from_disk(str(dataset_dir / "eval"))
     has_eval = len(eval_rows) > 0
-    scratch = ctx.run_dir / ".trainer"
-    log_path = ctx.side_dir / TRAIN_LOG
-    progress = _Progress(ctx, log_path)
+    ctx.scratch.mkdir(parents=True, exist_ok=True)
+    resume = last_complete_checkpoint(ctx.scratch)
+    progress = TrainProgress(ctx, ctx.scratch / TRAIN_LOG, resume[1] if resume else 0)
+    stopper = StopOnInterrupt()
     trainer = SFTTrainer(
         model=model,
-        args=sft_config(recipe.sft, runtime, scratch),
+        args=sft_config(recipe.sft, runtime, ctx.scratch),
         train_dataset=train_rows,
         eval_dataset=eval_rows if has_eval else None,
         processing_class=tokenizer,
         peft_config=lora_config(recipe.lora),
-        callbacks=[progress],
+        callbacks=[progress, stopper],
     )
-    trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; _Progress logs instead
+    trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; TrainProgress logs
     eval_before = trainer.evaluate()["eval_loss"] if has_eval else None
     if eval_before is not None:
         ctx.log(f"eval loss before training: {eval_before:.4f}")
+    tokens_before = _tokens_at(resume[0]) if resume else 0  # rotated away after training
+    if resume is not None:
+        ctx.log(f"resumed from step {resume[1]} (checkpoint of this same train fingerprint)")
     started = time.perf_counter()
-    trainer.train()
+    with first_interrupt_stops(stopper, ctx.log):
+        trainer.train(resume_from_checkpoint=str(resume[0]) if resume else None)
+    if stopper.requested:
+        raise KeyboardInterrupt  # checkpoint saved; the executor reports `interrupted`
     wall = time.perf_counter() - started
     eval_after = trainer.evaluate()["eval_loss"] if has_eval else None
     if eval_after is not None:
         ctx.log(f"eval loss after training: {eval_after:.4f}")
+    shutil.copyfile(ctx.scratch / TRAIN_LOG, ctx.side_dir / TRAIN_LOG)
     trainer.model.save_pretrained(ctx.output)
     tokenizer.save_pretrained(ctx.output)
-    shutil.rmtree(scratch, ignore_errors=True)
     state = trainer.state
     trainable, total = trainer.model.get_nb_trainable_parameters()
     tokens = int(state.num_input_tokens_seen)
+    tokens_now = tokens - tokens_before
     return {
         "steps": state.global_step,
         "epochs": round(float(state.epoch or 0), 4),
@@ -130,13 +141,20 @@ def run(ctx: StepContext) -> dict[str, Any]:
         "eval_loss_after": eval_after,
         "final_train_loss": progress.losses[-1]["loss"] if progress.losses else None,
         "trained_tokens": tokens,
-        "tokens_per_second": round(tokens / wall, 2) if wall > 0 else None,
+        "resumed_from_step": resume[1] if resume else None,
+        "tokens_per_second": round(tokens_now / wall, 2) if wall > 0 else None,
         "wall_time_s": round(wall, 3),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "peak_gpu_mb": _peak_gpu_mb(runtime),
         "parameters": int(total),
         "trainable_parameters": int(trainable),
     }
+
+
+def _tokens_at(checkpoint: Path) -> int:
+    """Tokens already trained when a checkpoint was written."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    return int(state.get("num_input_tokens_seen") or 0)
 
 
 def peak_rss_mb() -> float:
@@ -151,48 +169,3 @@ def _peak_gpu_mb(runtime: Runtime) -> float | None:
     import torch
 
     return round(torch.cuda.max_memory_allocated() / 2**20, 1)
-
-
-class _Progress(TrainerCallback):
-    """Logs loss with timestamps, appends train_log.jsonl, and shows a progress bar."""
-
-    def __init__(self, ctx: StepContext, log_path: Path) -> None:
-        self.ctx = ctx
-        self.log_path = log_path
-        self.losses: list[dict[str, float]] = []
-        self.bar: Any = None
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=state.max_steps, desc="train", unit="step", leave=False)
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
-        if not logs or "loss" not in logs:
-            return
-        entry = {
-            "step": state.global_step,
-            "loss": round(float(logs["loss"]), 5),
-            "learning_rate": float(logs.get("learning_rate", 0.0)),
-            "epoch": round(float(logs.get("epoch", 0.0)), 4),
-        }
-        self.losses.append(entry)
-        stamped = {"time": datetime.now(UTC).isoformat(timespec="seconds"), **entry}
-        with self.log_path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(stamped) + "\n")
-        message = (
-            f"step {state.global_step}/{state.max_steps} loss {entry['loss']:.4f} "
-            f"lr {entry['learning_rate']:.2e}"
-        )
-        if self.bar is not None:
-            self.bar.set_postfix_str(f"loss {entry['loss']:.4f}")
-            self.bar.clear()
-        self.ctx.log(message)
-
-    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.bar is not None:
-            self.bar.close()

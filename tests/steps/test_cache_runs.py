@@ -170,3 +170,31 @@ def test_concurrent_runs_of_one_recipe_share_a_sound_cache(recipe: Path) -> None
         if not d.is_symlink()
     ]
     assert [r["status"] for r in runs] == ["ok", "ok"]
+
+
+def test_a_corrupted_cache_entry_is_rebuilt(recipe: Path, executed: list[str]) -> None:
+    cached_run(recipe)
+    (adapter,) = (recipe.parent / "cache/train").glob("*/adapter/adapter_model.safetensors")
+    adapter.write_bytes(adapter.read_bytes()[:100])  # a disk error or a torn copy
+    executed.clear()
+    state = cached_run(recipe)
+    assert executed == ["train"]
+    assert {r.name: r.outcome for r in state.records}["train"] == "ran"
+    assert (state.run_dir / "adapter/adapter_model.safetensors").stat().st_size > 100
+
+
+def test_a_fully_cached_rerun_imports_neither_torch_nor_transformers(recipe: Path) -> None:
+    env = {**os.environ, "SMOLORA_HOME": str(recipe.parent / "home"), "HF_HUB_OFFLINE": "1"}
+    code = (
+        "import sys\n"
+        "from smolora_recipes.cli import main\n"
+        "try:\n"
+        f"    main(['run', {str(recipe)!r}])\n"
+        "except SystemExit as done:\n"
+        "    print(done.code, 'torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    for _ in range(2):
+        result = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600
+        )
+    assert result.stdout.splitlines()[-1] == "0 False False", result.stderr
