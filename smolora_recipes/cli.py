@@ -127,6 +127,44 @@ def run(recipe: str, overrides: tuple[str, ...], force: str | None, no_cache: bo
     sys.exit(state.exit_code)
 
 
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@set_option
+@click.option("-n", "count", default=5, show_default=True, help="Examples to show.")
+@click.option("--source", help="Only this source: its path as in the recipe, or its position.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@_reports_errors
+def preview(
+    recipe: str, overrides: tuple[str, ...], count: int, source: str | None, as_json: bool
+) -> None:
+    """Show training examples exactly as the model will see them, with the data statistics.
+
+    Builds (or reuses from the step cache) only the load and dataset steps.
+    """
+    from smolora_recipes.cache import StepCache
+    from smolora_recipes.data.preview import LEGEND, bracketed, dimmed, heading
+    from smolora_recipes.preview_run import build_preview
+    from smolora_recipes.recipe.loader import load_recipe
+    from smolora_recipes.report import data_rows, skipped_lines
+
+    loaded = load_recipe(recipe, overrides)
+    shown = build_preview(loaded, StepCache.at(loaded.recipe.output.cache_dir), count, source)
+    if as_json:
+        click.echo(json.dumps(shown.to_json(), indent=2, ensure_ascii=False))
+        return
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    click.echo(f"dataset {shown.fingerprint[:12]} ({shown.outcome}) of {recipe}")
+    click.echo("bold: tokens that carry the loss; dim: context only" if colour else LEGEND)
+    for example in shown.examples:
+        click.echo(f"\n── {heading(example)}")
+        click.echo(dimmed(example) if colour else bracketed(example))
+    click.echo("")
+    for label, value in data_rows(shown.stats):
+        click.echo(f"{label:<48} {value}")
+    for line in skipped_lines(shown.stats):
+        click.echo(f"skipped: {line}")
+
+
 def _run_summary(state: Any) -> str:
     lines = [f"status: {state.status}", f"run: {state.run_dir}"]
     if state.error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def display_path(path: str | os.PathLike[str] | None) -> str:
@@ -70,6 +71,10 @@ class UserInputError(SmoloraError):
     def __init__(self, problems: list[Problem] | Problem) -> None:
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
         super().__init__(self.render())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle with the problems (errors cross process boundaries in `datasets.map`)."""
+        return (self.__class__, (self.problems,))
 
     def render(self) -> str:
         """All problems, one block each."""

@@ -35,6 +35,7 @@ class RunOptions:
     cache: StepCache | None = None
     force: str | None = None
     link: str = "symlink"
+    until: str | None = None  # stop after this step (`preview` needs load and dataset only)
 
 
 @dataclass
@@ -142,7 +143,7 @@ def execute(
                 continue
             if not step.enabled:
                 record.status, record.outcome = "skipped", f"skipped: {step.skip_reason}"
-            elif state.status == "ok":
+            elif state.status == "ok" and not _past(state, step.name):
                 _run_step(state, record, log, forced)
         report_record = state.records[-1]
         report_record.status, report_record.outcome = "ok", "ran"
@@ -150,11 +151,17 @@ def execute(
     finally:
         if state.options.cache is not None:
             state.options.cache.release_all()
-    if state.status == "ok" and state.options.cache is not None:
+    if state.status == "ok" and state.options.cache is not None and state.options.until is None:
         record_plan(state.options.cache, plan)
     _point_latest(run_dir)
     log(f"{state.status}: report at {run_dir / 'report.md'}")
     return state
+
+
+def _past(state: RunState, step: str) -> bool:
+    """True for the steps after `options.until`."""
+    until = state.options.until
+    return until is not None and any(record.name == until for record in state.records[:-1])
 
 
 def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) -> None:

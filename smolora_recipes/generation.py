@@ -22,8 +22,10 @@ def format_prompt(tokenizer: Any, prompt: str, chat: bool) -> str:
     """The text the model sees: the chat template with a generation prompt, or the raw prompt."""
     if not chat:
         return prompt
+    from smolora_recipes.data.tokenize import render_chat
+
     messages = [{"role": "user", "content": prompt}]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return render_chat(tokenizer, messages, generation=True, tokenize=False)
 
 
 def _generate_kwargs(tokenizer: Any, settings: GenerationSettings) -> dict[str, Any]:

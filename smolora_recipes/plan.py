@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from smolora_recipes import __version__
+from smolora_recipes.data.readers import local_dataset_folder
 from smolora_recipes.errors import display_path
 from smolora_recipes.hashing import digest, file_sha256, files_sha256, path_sha256
 from smolora_recipes.models import BUILTIN_MODELS, classify_model
 from smolora_recipes.recipe.canonical import canonical_data, portable_path
 from smolora_recipes.recipe.loader import LoadedRecipe
-from smolora_recipes.recipe.schema import TextFilesSource
+from smolora_recipes.recipe.schema import HubSource, TextFilesSource
 from smolora_recipes.recipe.schema_walk import marked_fields
 from smolora_recipes.recipe.yaml_source import FieldPath, path_text, set_value_at, value_at
 
@@ -52,7 +53,7 @@ STEP_SPECS: tuple[StepSpec, ...] = (
     StepSpec(
         "dataset",
         "read the sources, render, chunk, dedup, tokenize and split train/eval",
-        reads=("data", *_MODEL_FIELDS, "sft.max_length"),
+        reads=("data", *_MODEL_FIELDS, "sft.max_length", "sft.over_length"),
         after=(),  # needs only the tokenizer, whose identity is the model fields it reads
         libraries=("datasets", "transformers", "tokenizers", "jinja2"),
         code=("data", "steps/dataset.py"),
@@ -208,6 +209,17 @@ def fingerprint_view(loaded: LoadedRecipe) -> tuple[dict[str, Any], dict[str, di
         if identity is not None:
             inputs[path_text(path)] = identity
             set_value_at(data, path, {"sha256": identity["sha256"]})
+    for index, source in enumerate(loaded.recipe.data.sources):
+        hub = isinstance(source, HubSource)
+        folder = local_dataset_folder(source, loaded.base_dir) if hub else None
+        if folder is not None:  # a save_to_disk folder: identified by content, like a file
+            path = ("data", "sources", index, "name")
+            sha = path_sha256(folder)
+            inputs[path_text(path)] = {
+                "path": portable_path(str(folder), loaded.base_dir),
+                "sha256": sha,
+            }
+            set_value_at(data, path, {"sha256": sha})
     return data, inputs
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from smolora_recipes.data.preview import LEGEND, bracketed, heading
 from smolora_recipes.errors import Location, Problem, UserInputError
 
 REPORT_VERSION = 1
@@ -145,27 +146,53 @@ def _steps_text(train: dict[str, Any]) -> str | None:
 
 
 def data_rows(data: dict[str, Any] | None) -> list[tuple[str, str]]:
-    """(label, value) pairs of the data statistics."""
+    """(label, value) pairs of the data statistics: per source, then the whole path."""
     if not data:
         return []
-    rows = [
-        (f"rows from {s.get('name')} ({s.get('type')})", cell(s.get("rows")))
-        for s in data.get("sources", [])
-    ]
+    rows: list[tuple[str, str]] = []
+    for source in data.get("sources", []):
+        name = f"{source.get('name')} ({source.get('type')})"
+        rows.append((f"{name}: rows read", cell(source.get("rows"))))
+        for label, key in (
+            ("skipped as malformed", "skipped_errors"),
+            ("removed by filter", "filtered_out"),
+            ("beyond limit", "beyond_limit"),
+        ):
+            if source.get(key):
+                rows.append((f"{name}: {label}", cell(source[key])))
+        rows.append((f"{name}: examples", cell(source.get("examples"))))
+    chunking = data.get("chunking") or {}
+    if chunking:
+        rows.append(("texts chunked (of texts)", f"{chunking['chunked']} of {chunking['texts']}"))
+        rows.append(("chunks", cell(chunking["chunks"])))
+        rows.append(("leftovers merged / dropped", _pair(chunking, "leftovers")))
     keys = [
-        ("rows after chunking", "rows_after_chunking"),
+        ("examples", "examples"),
         ("duplicates removed", "duplicates_removed"),
         ("train rows", "train_rows"),
         ("eval rows", "eval_rows"),
         ("train tokens", "train_tokens"),
         ("eval tokens", "eval_tokens"),
         ("split (longer than max_length)", "split"),
+        ("truncated (longer than max_length)", "truncated"),
         ("dropped (longer than max_length)", "dropped"),
-        ("truncated", "truncated"),
         ("share of tokens carrying loss", "loss_token_share"),
     ]
     rows.extend((label, cell(data.get(key))) for label, key in keys if key in data)
     return rows
+
+
+def _pair(values: dict[str, Any], prefix: str) -> str:
+    return f"{values[prefix + '_merged']} / {values[prefix + '_dropped']}"
+
+
+def skipped_lines(data: dict[str, Any] | None) -> list[str]:
+    """The first malformed lines each source skipped, quoted."""
+    return [
+        line
+        for source in (data or {}).get("sources", [])
+        for line in source.get("skipped_examples", [])
+    ]
 
 
 def merge_line(merge: dict[str, Any] | None) -> str:
@@ -249,6 +276,19 @@ def render_markdown(report: dict[str, Any]) -> str:
     data = data_rows(report.get("data"))
     if data:
         lines += ["## Data", "", *_table(["", "count"], data), ""]
+    skipped = skipped_lines(report.get("data"))
+    if skipped:
+        lines += [
+            "Skipped as malformed (first ones):",
+            "",
+            *[f"- `{line}`" for line in skipped],
+            "",
+        ]
+    examples = (report.get("data") or {}).get("examples_preview") or []
+    if examples:
+        lines += ["### Training examples as the model sees them", "", f"_{LEGEND}_", ""]
+        for example in examples:
+            lines += [f"`{heading(example)}`", "", "```", bracketed(example), "```", ""]
     lines += _samples_markdown(report.get("samples"))
     lines += [merge_line(report.get("merge")), ""]
     environment = report.get("environment") or {}

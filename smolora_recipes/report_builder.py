@@ -95,12 +95,27 @@ def _recipe_section(state: RunState) -> dict[str, Any]:
                 value = value.get(part) if isinstance(value, dict) else None
             summary[name] = value
     recipe = state.loaded.recipe
+    summary["data.sources"] = "; ".join(
+        _source_summary(source, state.loaded.base_dir) for source in recipe.data.sources
+    )
     return {
         "name": recipe.name,
         "description": recipe.description,
         "file": display_path(state.loaded.file),
         "summary": summary,
     }
+
+
+def _source_summary(source: Any, base_dir: Path) -> str:
+    """`jsonl data/a.jsonl (weight: 2, on_error: skip)`: type, where, and what is not default."""
+    from smolora_recipes.data.readers import source_label
+
+    changed = source.model_dump(mode="json", exclude_defaults=True)
+    extras = [
+        f"{key}: {value}" for key, value in changed.items() if key not in ("type", "path", "name")
+    ]
+    label = f"{source.type} {source_label(source, base_dir)}"
+    return f"{label} ({', '.join(extras)})" if extras else label
 
 
 def _environment(state: RunState, load: dict[str, Any]) -> dict[str, Any]:

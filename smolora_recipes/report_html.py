@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from smolora_recipes.data.preview import heading, highlighted_html
 from smolora_recipes.report import (
     STATUS_MARK,
     accuracy_line,
@@ -13,6 +14,7 @@ from smolora_recipes.report import (
     human_bytes,
     merge_line,
     metric_rows,
+    skipped_lines,
 )
 from smolora_recipes.svg_charts import Series, histogram, line_chart
 
@@ -22,6 +24,7 @@ h1 .ok{color:#17803d}h1 .failed{color:#b42318}h1 .interrupted{color:#b54708}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.92em}
 td,th{border:1px solid #ddd;padding:.3em .6em;vertical-align:top;text-align:left}
 th{background:#f5f5f5}pre{background:#fff4f4;padding:1em;white-space:pre-wrap}
+pre.example{background:#f7f7f7}mark{background:#fde68a}
 .good{background:#ecfdf3}.bad{background:#fef3f2}figure{margin:1em 0}code{font-size:.95em}
 """
 
@@ -118,6 +121,21 @@ def render_html(report: dict[str, Any]) -> str:
     histogram = length_figure(data)
     if histogram:
         parts.append(f"<figure>{histogram}<figcaption>Example lengths</figcaption></figure>")
+    skipped = skipped_lines(data)
+    if skipped:
+        items = "".join(f"<li><code>{escape(line)}</code></li>" for line in skipped)
+        parts.append(f"<p>Skipped as malformed (first ones):</p><ul>{items}</ul>")
+    examples = data.get("examples_preview") or []
+    if examples:
+        parts.append(
+            "<h3>Training examples as the model sees them</h3><p><mark>marked</mark>: "
+            "tokens that carry the loss</p>"
+        )
+        parts.extend(
+            f"<p><code>{escape(heading(example))}</code></p>"
+            f'<pre class="example">{highlighted_html(example)}</pre>'
+            for example in examples
+        )
     parts.append(_samples_html(report.get("samples")))
     parts.append(f"<p>{_text(merge_line(report.get('merge')))}</p>")
     environment = report.get("environment") or {}

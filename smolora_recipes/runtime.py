@@ -103,11 +103,17 @@ def quiet_libraries() -> None:
     )
 
 
-def load_tokenizer(folder: Path, trust_remote_code: bool) -> Any:
-    """The tokenizer of a local model folder, with a pad token guaranteed."""
+def load_tokenizer(folder: Path, trust_remote_code: bool, chat_template: str | None = None) -> Any:
+    """The tokenizer of a local model folder, with a pad token guaranteed.
+
+    `chat_template` (a recipe's `data.chat_template`) replaces the folder's template; it is
+    saved with the adapter and the merged model, so inference renders what training did.
+    """
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    if chat_template is not None:
+        tokenizer.chat_template = chat_template
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

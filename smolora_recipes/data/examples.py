@@ -1,134 +1,164 @@
-"""Records -> training examples: render text or validate chat, chunk, dedup, split train/eval."""
+"""Records -> training examples, streamed: text (template, chunks), chat or completion; dedup.
+
+An example is stored as a row `{source, origin, payload}` whose payload is the JSON of its
+content: `{"text"}`, `{"messages"}` or `{"prompt", "completion"}`. Rows stream out one at a
+time, so a corpus larger than memory flows straight into an Arrow file.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smolora_recipes.data.chunking import chunk_words
+from smolora_recipes.data.chunking import Chunker, ChunkStats
 from smolora_recipes.data.readers import read_source, source_label
-from smolora_recipes.data.records import Record, data_error, record_error
+from smolora_recipes.data.records import DataError, ErrorPolicy, Record, record_error
+from smolora_recipes.data.selection import SourceCounts, select_records
 from smolora_recipes.data.templates import RecordTemplate
-from smolora_recipes.recipe.schema import DataSection
+from smolora_recipes.recipe.schema import DataSection, DataSource
 
 ROLES = {"system", "user", "assistant"}
 
 
-@dataclass(frozen=True)
-class Example:
-    """One training example: a text, or a list of chat messages; and where it came from."""
+@dataclass
+class SourceReport:
+    """One source in the data statistics."""
 
-    text: str | None
-    messages: list[dict[str, str]] | None
-    origin: str
+    name: str
+    type: str
+    counts: SourceCounts
+    policy: ErrorPolicy
+    examples: int = 0
 
-    def key(self) -> str:
-        """What makes two examples duplicates."""
-        return self.text if self.text is not None else json.dumps(self.messages, sort_keys=True)
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for the report."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "rows": self.counts.read,
+            "skipped_errors": self.policy.skipped,
+            "skipped_examples": self.policy.quoted,
+            "filtered_out": self.counts.filtered_out,
+            "beyond_limit": self.counts.beyond_limit,
+            "used": self.counts.used,
+            "examples": self.examples,
+        }
 
 
 @dataclass
-class DataStats:
-    """Counts of what happened to the data, for the report."""
+class ExampleStats:
+    """What building examples did, filled in while rows stream."""
 
-    sources: list[dict[str, Any]] = field(default_factory=list)
-    rows_total: int = 0
-    rows_after_chunking: int = 0
+    sources: list[SourceReport] = field(default_factory=list)
+    examples: int = 0
     duplicates_removed: int = 0
-    train_rows: int = 0
-    eval_rows: int = 0
+    chunking: ChunkStats | None = None
 
 
-@dataclass
-class BuiltExamples:
-    """The train and eval examples, and the statistics of building them."""
-
-    train: list[Example]
-    eval: list[Example]
-    stats: DataStats
-
-
-def build_examples(data: DataSection, base_dir: Path) -> BuiltExamples:
-    """Read every source and turn its records into deduplicated, split examples."""
-    stats = DataStats()
+def build_examples(
+    data: DataSection, base_dir: Path, tokenizer: Any, stats: ExampleStats
+) -> Iterator[dict[str, Any]]:
+    """Example rows of every source in order, deduplicated when `data.dedup`."""
     template = RecordTemplate(data.template) if data.template else None
-    examples: list[Example] = []
+    chunker = Chunker(data.chunking, tokenizer) if data.chunking else None
+    seen: set[int] = set()
     for index, source in enumerate(data.sources):
-        rows = 0
-        for record in read_source(source, index, base_dir):
-            rows += 1
-            examples.extend(_to_examples(record, data, source, template))
-        stats.sources.append(
-            {"name": source_label(source, base_dir), "type": source.type, "rows": rows}
+        policy = ErrorPolicy(source.on_error)
+        records, counts = select_records(
+            read_source(source, index, base_dir, policy), source, index, data.seed
         )
-        stats.rows_total += rows
-    stats.rows_after_chunking = len(examples)
-    kept = examples
-    if data.dedup:
-        unique: dict[str, Example] = {}
-        for example in examples:
-            unique.setdefault(example.key(), example)
-        kept = list(unique.values())
-        stats.duplicates_removed = len(examples) - len(kept)
-    if not kept:
-        raise data_error(
-            "the data sources produced no examples",
-            stats.sources[0]["name"] if stats.sources else "data.sources",
-            field="data.sources",
-            hint="check the files are not empty and `limit` is not 0",
-        )
-    train, held_out = split_examples(kept, data.eval_split, data.seed)
-    stats.train_rows, stats.eval_rows = len(train), len(held_out)
-    return BuiltExamples(train, held_out, stats)
+        report = SourceReport(source_label(source, base_dir), source.type, counts, policy)
+        stats.sources.append(report)
+        for record in records:
+            try:
+                payloads = _payloads(record, data, source, template, chunker)
+            except DataError as error:
+                policy.handle(error)  # raised again unless the source says `on_error: skip`
+                continue
+            for payload in payloads:
+                text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+                if data.dedup:
+                    key = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest())
+                    if key in seen:
+                        stats.duplicates_removed += 1
+                        continue
+                    seen.add(key)
+                report.examples += 1
+                stats.examples += 1
+                yield {"source": index, "origin": record.origin, "payload": text}
+    if chunker is not None:
+        stats.chunking = chunker.stats
 
 
-def split_examples(
-    examples: list[Example], eval_split: float, seed: int
-) -> tuple[list[Example], list[Example]]:
-    """Shuffle with `seed`, then hold out `eval_split` of the examples (at least one if > 0)."""
-    shuffled = list(examples)
-    random.Random(seed).shuffle(shuffled)
-    if eval_split <= 0 or len(shuffled) < 2:
-        return shuffled, []
-    count = min(max(1, round(len(shuffled) * eval_split)), len(shuffled) - 1)
-    return shuffled[count:], shuffled[:count]
-
-
-def _to_examples(
-    record: Record, data: DataSection, source: Any, template: RecordTemplate | None
-) -> list[Example]:
+def _payloads(
+    record: Record,
+    data: DataSection,
+    source: DataSource,
+    template: RecordTemplate | None,
+    chunker: Chunker | None,
+) -> list[dict[str, Any]]:
     if data.format == "chat":
-        return [Example(None, chat_messages(record, source.messages_field), record.origin)]
-    if template is not None:
-        text = template.render(record)
-    else:
-        text_field = getattr(source, "text_field", "text")
-        text = record.fields.get(text_field)
-        if not isinstance(text, str) or not text.strip():
+        return [{"messages": chat_messages(record, source)}]
+    if data.format == "completion":
+        prompt, completion = _pair(record, source)
+        return [{"prompt": prompt, "completion": completion}]
+    text = template.render(record) if template is not None else _text(record, source)
+    if chunker is None:
+        return [{"text": text}] if text.strip() else []
+    return [{"text": chunk} for chunk in chunker.chunks(text)]
+
+
+def _text(record: Record, source: DataSource) -> str:
+    text_field = getattr(source, "text_field", "text")
+    text = record.fields.get(text_field)
+    if not isinstance(text, str) or not text.strip():
+        raise _record_error(
+            record,
+            f"field {text_field!r} is missing or not a non-empty string",
+            hint=f"set the source's `text_field`, or a `data.template`; fields here: "
+            f"{_field_names(record)}",
+        )
+    return text
+
+
+def _pair(record: Record, source: DataSource) -> tuple[str, str]:
+    names = getattr(source, "prompt_field", "prompt"), getattr(source, "completion_field", "")
+    values = [record.fields.get(name) for name in names]
+    for name, value in zip(names, values, strict=True):
+        if not isinstance(value, str) or not value.strip():
             raise _record_error(
                 record,
-                f"field {text_field!r} is missing or not a non-empty string",
-                hint=f"set the source's `text_field`, or a `data.template`; fields here: "
-                f"{', '.join(record.fields) or 'none'}",
+                f"field {name!r} is missing or not a non-empty string",
+                hint="set the source's `prompt_field` and `completion_field`; fields here: "
+                f"{_field_names(record)}",
             )
-    if data.chunking is None:
-        return [Example(text, None, record.origin)]
-    chunks = chunk_words(text, data.chunking.size, data.chunking.overlap)
-    return [Example(chunk, None, record.origin) for chunk in chunks]
+    return values[0], values[1]  # type: ignore[return-value]
 
 
-def chat_messages(record: Record, messages_field: str) -> list[dict[str, str]]:
-    """The validated `{role, content}` list of a chat record."""
+def chat_messages(record: Record, source: DataSource) -> list[dict[str, str]]:
+    """The validated `{role, content}` list of a chat record (or of its prompt/completion)."""
+    messages_field = getattr(source, "messages_field", "messages")
     messages = record.fields.get(messages_field)
+    if messages is None and getattr(source, "prompt_field", None) in record.fields:
+        prompt, completion = _pair(record, source)
+        messages = [
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": completion},
+        ]
+        system_field = getattr(source, "system_field", None)
+        if system_field and record.fields.get(system_field):
+            messages.insert(0, {"role": "system", "content": record.fields[system_field]})
     if not isinstance(messages, list) or not messages:
         raise _record_error(
             record,
             f"field {messages_field!r} is missing or not a list of messages",
-            hint=f"chat records hold {messages_field}: [{{role, content}}, ...]; set the "
-            f"source's `messages_field`; fields here: {', '.join(record.fields) or 'none'}",
+            hint=f"chat records hold {messages_field}: [{{role, content}}, ...] (set the "
+            "source's `messages_field`), or a prompt and a completion (`prompt_field`, "
+            f"`completion_field`); fields here: {_field_names(record)}",
         )
     clean = []
     for position, message in enumerate(messages):
@@ -143,6 +173,10 @@ def chat_messages(record: Record, messages_field: str) -> list[dict[str, str]]:
     if not any(message["role"] == "assistant" for message in clean):
         raise _record_error(record, "no assistant message: nothing to learn from")
     return clean
+
+
+def _field_names(record: Record) -> str:
+    return ", ".join(record.fields) or "none"
 
 
 def _record_error(record: Record, message: str, hint: str = "") -> Exception:

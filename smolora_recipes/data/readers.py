@@ -1,117 +1,199 @@
-"""Read every source type into records, lazily, each record knowing where it came from."""
+"""Read every source type into records, lazily, each record knowing where it came from.
+
+A malformed line, row or item goes to the source's `ErrorPolicy`: raised with its location
+(`on_error: fail`), or counted and skipped (`on_error: skip`).
+"""
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
-from collections.abc import Iterator
-from itertools import islice
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from smolora_recipes.data.records import Record, data_error
+from smolora_recipes.data.records import ErrorPolicy, Record, data_error
 from smolora_recipes.errors import display_path
 from smolora_recipes.recipe.schema import (
     CsvSource,
     DataSource,
     HubSource,
     JsonlSource,
+    JsonSource,
     ParquetSource,
     TextFilesSource,
+    TsvSource,
 )
 
+Reader = Callable[[Any, str, Path, ErrorPolicy], Iterator[Record]]
 
-def read_source(source: DataSource, index: int, base_dir: Path) -> Iterator[Record]:
-    """Records of one source, at most `source.limit` of them."""
-    field = f"data.sources.{index}"
-    readers = {
+
+def read_source(
+    source: DataSource, index: int, base_dir: Path, policy: ErrorPolicy
+) -> Iterator[Record]:
+    """Every record of one source, in file order (selection and limits come later)."""
+    readers: dict[type, Reader] = {
         JsonlSource: _read_jsonl,
-        CsvSource: _read_csv,
+        JsonSource: _read_json,
+        CsvSource: _read_delimited,
+        TsvSource: _read_delimited,
         TextFilesSource: _read_text_files,
         ParquetSource: _read_parquet,
         HubSource: _read_hub,
     }
-    records = readers[type(source)](source, field, base_dir)
-    return islice(records, source.limit) if source.limit else records
+    return readers[type(source)](source, f"data.sources.{index}", base_dir, policy)
 
 
 def source_label(source: DataSource, base_dir: Path) -> str:
     """How a source is named in reports: its path relative to the recipe, or its dataset id."""
     if isinstance(source, HubSource):
         return source.name
-    return _shown(source.path, base_dir)
+    return shown_path(source.path, base_dir)
 
 
-def _shown(path: Path, base_dir: Path) -> str:
+def shown_path(path: Path, base_dir: Path) -> str:
+    """`path` relative to the recipe's folder when possible, with forward slashes."""
     try:
         return Path(os.path.relpath(path, base_dir)).as_posix()
     except ValueError:
         return str(path)
 
 
-def _lines(path: Path, encoding: str, field: str) -> Iterator[tuple[int, str]]:
-    """(line number, text) of a text file; undecodable bytes are a located error."""
+def _lines(path: Path, encoding: str, field: str, policy: ErrorPolicy) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a text file; an undecodable line goes to the policy."""
+    try:
+        "".encode(encoding)
+    except LookupError:
+        raise data_error(
+            f"unknown encoding {encoding!r}",
+            display_path(path),
+            field=f"{field}.encoding",
+            hint="use a Python codec name such as utf-8, latin-1 or cp1252",
+        ) from None
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, 1):
             try:
                 yield number, raw.decode(encoding)
             except UnicodeDecodeError as error:
-                raise data_error(
-                    f"not valid {encoding} text ({error.reason} at byte {error.start})",
-                    display_path(path),
-                    number,
-                    field=field,
-                    hint=f"re-save the file as {encoding}, or set the source's `encoding`",
-                ) from None
+                policy.handle(
+                    data_error(
+                        f"not valid {encoding} text ({error.reason} at byte {error.start})",
+                        display_path(path),
+                        number,
+                        field=field,
+                        hint=f"re-save the file as {encoding}, set the source's `encoding`, or "
+                        "`on_error: skip`",
+                    )
+                )
 
 
-def _read_jsonl(source: JsonlSource, field: str, base_dir: Path) -> Iterator[Record]:
-    shown = _shown(source.path, base_dir)
-    for number, text in _lines(source.path, "utf-8", field):
+def _read_jsonl(
+    source: JsonlSource, field: str, base_dir: Path, policy: ErrorPolicy
+) -> Iterator[Record]:
+    shown = shown_path(source.path, base_dir)
+    for number, text in _lines(source.path, "utf-8", field, policy):
         if not text.strip():
             continue
         try:
             value = json.loads(text)
         except json.JSONDecodeError as error:
-            raise data_error(
-                f"expected a JSON object ({error.msg})",
-                display_path(source.path),
-                number,
-                field=field,
-                hint="each line of a .jsonl file is one complete JSON object",
-            ) from None
-        if not isinstance(value, dict):
-            raise data_error(
-                f"expected a JSON object, got {type(value).__name__}",
-                display_path(source.path),
-                number,
-                field=field,
-                hint='write one object per line, e.g. {"text": "..."}',
+            policy.handle(
+                data_error(
+                    f"expected a JSON object ({error.msg})",
+                    display_path(source.path),
+                    number,
+                    field=field,
+                    hint="each line of a .jsonl file is one complete JSON object",
+                )
             )
+            continue
+        if not isinstance(value, dict):
+            policy.handle(
+                data_error(
+                    f"expected a JSON object, got {type(value).__name__}",
+                    display_path(source.path),
+                    number,
+                    field=field,
+                    hint='write one object per line, e.g. {"text": "..."}',
+                )
+            )
+            continue
         yield Record(value, f"{shown}:{number}")
 
 
-def _read_csv(source: CsvSource, field: str, base_dir: Path) -> Iterator[Record]:
-    shown = _shown(source.path, base_dir)
+def _read_json(
+    source: JsonSource, field: str, base_dir: Path, policy: ErrorPolicy
+) -> Iterator[Record]:
+    shown, where = shown_path(source.path, base_dir), display_path(source.path)
+    text = "".join(line for _, line in _lines(source.path, "utf-8", field, policy))
     try:
-        text = source.path.read_bytes().decode(source.encoding)
-    except UnicodeDecodeError:
-        for _ in _lines(source.path, source.encoding, field):  # locate the bad line
-            pass
-        raise
-    except LookupError:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
         raise data_error(
-            f"unknown encoding {source.encoding!r}", display_path(source.path), field=field
+            f"not valid JSON ({error.msg})", where, error.lineno, field=field
         ) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=source.delimiter)
-    if not reader.fieldnames:
+    if isinstance(value, dict) and source.records_field is not None:
+        if source.records_field not in value:
+            raise data_error(
+                f"no key {source.records_field!r} in the top-level object",
+                where,
+                field=f"{field}.records_field",
+                hint=f"keys here: {', '.join(value) or 'none'}",
+            )
+        value = value[source.records_field]
+    if not isinstance(value, list):
         raise data_error(
-            "the CSV file has no header row", display_path(source.path), 1, field=field
+            f"expected an array of records, got {type(value).__name__}",
+            where,
+            field=field,
+            hint="write [{...}, {...}], or set `records_field` to the key holding the array",
         )
+    for number, item in enumerate(value, 1):
+        if isinstance(item, dict):
+            yield Record(item, f"{shown}:item {number}")
+        else:
+            policy.handle(
+                data_error(
+                    f"item {number}: expected a JSON object, got {type(item).__name__}",
+                    where,
+                    field=field,
+                )
+            )
+
+
+def _read_delimited(
+    source: CsvSource | TsvSource, field: str, base_dir: Path, policy: ErrorPolicy
+) -> Iterator[Record]:
+    shown, where = shown_path(source.path, base_dir), display_path(source.path)
+    delimiter = "\t" if isinstance(source, TsvSource) else source.delimiter
+    numbers: list[int] = []  # physical line number of each line the csv module reads
+
+    def lines() -> Iterator[str]:
+        for number, line in _lines(source.path, source.encoding, field, policy):
+            numbers.append(number)
+            yield line
+
+    reader = csv.reader(lines(), delimiter=delimiter)
+    header = next(reader, None)
+    if not header:
+        raise data_error("the file has no header row", where, 1, field=field)
     for row in reader:
-        yield Record(dict(row), f"{shown}:{reader.line_num}")
+        line = numbers[reader.line_num - 1] if reader.line_num else 0
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            policy.handle(
+                data_error(
+                    f"expected {len(header)} columns ({', '.join(header)}), got {len(row)}",
+                    where,
+                    line,
+                    field=field,
+                    hint="quote cells that contain the delimiter or line breaks",
+                )
+            )
+            continue
+        yield Record(dict(zip(header, row, strict=True)), f"{shown}:{line}")
 
 
 def _text_files(source: TextFilesSource, field: str) -> list[Path]:
@@ -128,10 +210,12 @@ def _text_files(source: TextFilesSource, field: str) -> list[Path]:
     return files
 
 
-def _read_text_files(source: TextFilesSource, field: str, base_dir: Path) -> Iterator[Record]:
+def _read_text_files(
+    source: TextFilesSource, field: str, base_dir: Path, policy: ErrorPolicy
+) -> Iterator[Record]:
     for path in _text_files(source, field):
-        shown = _shown(path, base_dir)
-        lines = list(_lines(path, source.encoding, field))
+        shown = shown_path(path, base_dir)
+        lines = _lines(path, source.encoding, field, policy)
         if source.split_by == "file":
             text = "".join(line for _, line in lines).strip()
             if text:
@@ -144,7 +228,7 @@ def _read_text_files(source: TextFilesSource, field: str, base_dir: Path) -> Ite
             yield from _paragraphs(lines, shown)
 
 
-def _paragraphs(lines: list[tuple[int, str]], shown: str) -> Iterator[Record]:
+def _paragraphs(lines: Iterator[tuple[int, str]], shown: str) -> Iterator[Record]:
     start, block = 0, []
     for number, line in [*lines, (0, "")]:
         if line.strip():
@@ -155,18 +239,25 @@ def _paragraphs(lines: list[tuple[int, str]], shown: str) -> Iterator[Record]:
             start, block = 0, []
 
 
-def _read_parquet(source: ParquetSource, field: str, base_dir: Path) -> Iterator[Record]:
-    from datasets import load_dataset
+def _read_parquet(
+    source: ParquetSource, field: str, base_dir: Path, policy: ErrorPolicy
+) -> Iterator[Record]:
+    import pyarrow.parquet as pq
 
+    shown = shown_path(source.path, base_dir)
     try:
-        table = load_dataset("parquet", data_files=str(source.path), split="train")
-    except Exception as error:  # arrow raises many types for a broken file
+        batches = pq.ParquetFile(source.path).iter_batches(batch_size=1024)
+        number = 0
+        for batch in batches:
+            for row in batch.to_pylist():
+                number += 1
+                yield Record(row, f"{shown}:row {number}")
+    except (OSError, ValueError) as error:  # arrow's errors derive from these
         raise data_error(
             f"cannot read as Parquet: {type(error).__name__}: {error}",
             display_path(source.path),
             field=field,
         ) from None
-    yield from _rows(table, _shown(source.path, base_dir))
 
 
 def _rows(table: Any, shown: str) -> Iterator[Record]:
@@ -174,12 +265,12 @@ def _rows(table: Any, shown: str) -> Iterator[Record]:
         yield Record(dict(row), f"{shown}:row {number}")
 
 
-def _read_hub(source: HubSource, field: str, base_dir: Path) -> Iterator[Record]:
-    local = Path(source.name).expanduser()
-    if not local.is_absolute():
-        local = base_dir / local
-    if local.is_dir():
-        yield from _rows(_load_local(local, source, field), _shown(local, base_dir))
+def _read_hub(
+    source: HubSource, field: str, base_dir: Path, policy: ErrorPolicy
+) -> Iterator[Record]:
+    local = local_dataset_folder(source, base_dir)
+    if local is not None:
+        yield from _rows(_load_local(local, source, field), shown_path(local, base_dir))
         return
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
     hint = (
@@ -205,6 +296,14 @@ def _read_hub(source: HubSource, field: str, base_dir: Path) -> Iterator[Record]
             hint=hint,
         ) from None
     yield from _rows(table, source.name)
+
+
+def local_dataset_folder(source: HubSource, base_dir: Path) -> Path | None:
+    """The `save_to_disk` folder an `hf` source names, when `name` is a local folder."""
+    local = Path(source.name).expanduser()
+    if not local.is_absolute():
+        local = base_dir / local
+    return local if local.is_dir() else None
 
 
 def _load_local(folder: Path, source: HubSource, field: str) -> Any:

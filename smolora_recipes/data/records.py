@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from smolora_recipes.errors import Location, Problem, UserInputError
 
@@ -33,3 +33,23 @@ def record_error(record: Record, message: str, *, field: str, hint: str = "") ->
     if not line.isdigit():
         file, line = record.origin, "0"
     return data_error(message, file, int(line), field=field, hint=hint)
+
+
+SKIPPED_SHOWN = 5  # skipped problems quoted in the report (all are counted)
+
+
+@dataclass
+class ErrorPolicy:
+    """A source's `on_error`: raise a malformed line/row/item, or count it and go on."""
+
+    on_error: Literal["fail", "skip"] = "fail"
+    skipped: int = 0
+    quoted: list[str] = field(default_factory=list)
+
+    def handle(self, error: DataError) -> None:
+        """Raise `error` (fail), or count it and quote the first few (skip)."""
+        if self.on_error == "fail":
+            raise error
+        self.skipped += 1
+        if len(self.quoted) < SKIPPED_SHOWN:
+            self.quoted.append(error.problems[0].render().splitlines()[0])

@@ -1,39 +1,92 @@
-"""Jinja templates over records, sandboxed: no attribute access to internals, no undefined."""
+"""Jinja over records, sandboxed: no attribute access to internals, no undefined values.
+
+`RecordTemplate` renders a record into text (`data.template`); `RecordFilter` evaluates a
+source's `filter` expression. Both see the record as `record` and nothing else.
+"""
 
 from __future__ import annotations
 
-from jinja2 import StrictUndefined, TemplateError, UndefinedError
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from smolora_recipes.data.records import DataError, Record, record_error
 
 
-class RecordTemplate:
-    """`data.template`, compiled once; renders one record exposed as `record`."""
+def sandbox() -> SandboxedEnvironment:
+    """The environment every recipe-supplied template runs in."""
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
-    def __init__(self, source: str) -> None:
-        environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-        self.template = environment.from_string(source)
 
-    def render(self, record: Record) -> str:
-        """The training text for `record`; a missing field or unsafe access is a located error."""
+def filter_expression(text: str) -> str:
+    """`{{ record.lang == 'en' }}` or `record.lang == 'en'` -> the bare expression."""
+    stripped = text.strip()
+    if stripped.startswith("{{") and stripped.endswith("}}"):
+        return stripped[2:-2].strip()
+    return stripped
+
+
+class _Evaluated:
+    """Shared error handling: sandbox refusals and missing fields become located errors."""
+
+    field = ""
+
+    def _call(self, record: Record, evaluate: object) -> object:
         try:
-            return self.template.render(record=record.fields)
+            return evaluate(record=record.fields)  # type: ignore[operator]
         except SecurityError as error:
             raise self._error(
                 record,
-                f"template refused by the sandbox: {error}",
-                "templates can read record fields only",
+                f"refused by the sandbox: {error}",
+                "templates and filters can read record fields only",
             ) from None
         except UndefinedError as error:
             raise self._error(
                 record,
-                f"template uses a missing field: {error.message}",
+                f"uses a missing field: {error.message}",
                 f"fields here: {', '.join(record.fields) or 'none'}",
             ) from None
         except TemplateError as error:
-            raise self._error(record, f"template failed: {error}", "") from None
+            raise self._error(record, f"failed: {error}", "") from None
+        except (TypeError, ValueError, ArithmeticError) as error:
+            raise self._error(record, f"failed: {type(error).__name__}: {error}", "") from None
 
-    @staticmethod
-    def _error(record: Record, message: str, hint: str) -> DataError:
-        return record_error(record, message, field="data.template", hint=hint)
+    def _error(self, record: Record, message: str, hint: str) -> DataError:
+        return record_error(record, message, field=self.field, hint=hint)
+
+
+class RecordTemplate(_Evaluated):
+    """`data.template`, compiled once; renders one record exposed as `record`."""
+
+    field = "data.template"
+
+    def __init__(self, source: str) -> None:
+        self.template = sandbox().from_string(source)
+
+    def render(self, record: Record) -> str:
+        """The training text for `record`; a missing field or unsafe access is a located error."""
+        return str(self._call(record, self.template.render))
+
+
+class RecordFilter(_Evaluated):
+    """A source's `filter`, compiled once; True keeps the record."""
+
+    def __init__(self, source: str, field: str) -> None:
+        self.expression = sandbox().compile_expression(filter_expression(source))
+        self.field = field
+
+    def keeps(self, record: Record) -> bool:
+        """Whether the expression is true for `record`."""
+        return bool(self._call(record, self.expression))
+
+
+def syntax_problem(source: str, expression: bool = False) -> str | None:
+    """The Jinja syntax error of a template or filter expression, or None when it parses."""
+    try:
+        if expression:
+            sandbox().compile_expression(filter_expression(source))
+        else:
+            sandbox().parse(source)
+    except TemplateSyntaxError as error:
+        kind = "expression" if expression else "template"
+        return f"does not parse as a Jinja {kind} (its line {error.lineno}): {error.message}"
+    return None

@@ -1,99 +1,160 @@
-"""Examples -> token ids with a loss mask, under the length policy.
+"""Example rows -> token ids with a loss mask, under the length policy (`sft.over_length`).
 
-Text: every token carries loss, eos is appended, and a text longer than `max_length` is split
-into consecutive windows. Chat: rendered with the tokenizer's chat template; with
-`train_on: assistant` only assistant turns (with their end-of-turn tokens) carry loss; a
-conversation longer than `max_length` is dropped, and counted.
+Text: every token carries loss and eos is appended. Completion: the prompt, then the response
+and eos; only the response carries loss (unless `train_on: all`). Chat: rendered with the chat
+template (the recipe's or the tokenizer's); with `train_on: assistant` only assistant turns,
+with their end-of-turn tokens, carry loss. An example longer than `max_length` is split, truncated,
+dropped (kept as an empty row marked dropped, filtered out later) or fails, naming it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from smolora_recipes.data.examples import Example
-from smolora_recipes.errors import Problem, UserInputError
+from smolora_recipes.errors import Location, Problem, UserInputError
+
+KEPT, SPLIT, SPLIT_PIECE, TRUNCATED, DROPPED = range(5)
+OUTCOME_NAMES = {
+    KEPT: "kept",
+    SPLIT: "split",
+    SPLIT_PIECE: "split piece",
+    TRUNCATED: "truncated",
+    DROPPED: "dropped",
+}
 
 
-@dataclass
-class LengthStats:
-    """What the length policy did, and how many tokens carry loss."""
+@dataclass(frozen=True)
+class TokenizeOptions:
+    """How examples become tokens: format, where the loss goes, length and its policy."""
 
-    examples_in: int = 0
-    rows_out: int = 0
-    split: int = 0
-    dropped: int = 0
-    total_tokens: int = 0
-    loss_tokens: int = 0
+    fmt: str
+    train_on: str
+    max_length: int
+    over_length: str  # split | truncate | drop | fail (never auto)
 
 
-def tokenize_examples(
-    examples: Sequence[Example], tokenizer: Any, *, fmt: str, train_on: str, max_length: int
-) -> tuple[list[dict[str, list[int]]], LengthStats]:
-    """Rows of `input_ids` and `completion_mask` (1 = the token carries loss)."""
-    stats = LengthStats(examples_in=len(examples))
-    rows: list[dict[str, list[int]]] = []
-    for example in examples:
-        if fmt == "chat":
-            assert example.messages is not None
-            ids, mask = chat_tokens(example.messages, tokenizer, train_on)
-            if len(ids) > max_length:
-                stats.dropped += 1
-                continue
-            pieces = [(ids, mask)]
-        else:
-            assert example.text is not None
-            ids = text_tokens(example.text, tokenizer)
-            pieces = [
-                (ids[start : start + max_length], [1] * len(ids[start : start + max_length]))
-                for start in range(0, len(ids), max_length)
-            ]
-            stats.split += len(pieces) > 1  # examples that became several rows
-        for ids, mask in pieces:
-            rows.append({"input_ids": ids, "completion_mask": mask})
-            stats.total_tokens += len(ids)
-            stats.loss_tokens += sum(mask)
-    stats.rows_out = len(rows)
-    return rows, stats
+def resolve_over_length(over_length: str, fmt: str) -> str:
+    """`auto` -> split for text, drop for chat and completion."""
+    if over_length != "auto":
+        return over_length
+    return "split" if fmt == "text" else "drop"
 
 
-def text_tokens(text: str, tokenizer: Any) -> list[int]:
-    """Token ids of a plain text, ending with the eos token when the tokenizer has one."""
-    ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
-    eos = tokenizer.eos_token_id
-    return [*ids, eos] if eos is not None else ids
+def tokenize_batch(batch: dict[str, list[Any]], tokenizer: Any, options: TokenizeOptions) -> dict:
+    """`datasets.map` function: rows of `input_ids`, `completion_mask`, `outcome`, provenance."""
+    out: dict[str, list[Any]] = {
+        "input_ids": [],
+        "completion_mask": [],
+        "source": [],
+        "origin": [],
+        "outcome": [],
+    }
+    contents = [json.loads(payload) for payload in batch["payload"]]
+    tokens = batch_tokens(contents, tokenizer, options)
+    for source, origin, (ids, mask) in zip(batch["source"], batch["origin"], tokens, strict=True):
+        for piece_ids, piece_mask, outcome in apply_length_policy(ids, mask, origin, options):
+            out["input_ids"].append(piece_ids)
+            out["completion_mask"].append(piece_mask)
+            out["source"].append(source)
+            out["origin"].append(origin)
+            out["outcome"].append(outcome)
+    return out
 
 
-def _template_ids(tokenizer: Any, messages: list[dict[str, str]], generation: bool) -> list[int]:
-    rendered = tokenizer.apply_chat_template(
-        messages, tokenize=True, add_generation_prompt=generation
+def batch_tokens(
+    contents: list[dict[str, Any]], tokenizer: Any, options: TokenizeOptions
+) -> list[tuple[list[int], list[int]]]:
+    """Token ids and loss masks of a batch of examples (texts are tokenized in one call)."""
+    if options.fmt == "chat":
+        return [chat_tokens(c["messages"], tokenizer, options.train_on) for c in contents]
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    if options.fmt == "completion":
+        prompts = tokenizer([c["prompt"] for c in contents])["input_ids"]
+        responses = tokenizer([c["completion"] for c in contents], add_special_tokens=False)
+        prompt_loss = 1 if options.train_on == "all" else 0
+        return [
+            (
+                [*prompt, *response, *eos],
+                [prompt_loss] * len(prompt) + [1] * (len(response) + len(eos)),
+            )
+            for prompt, response in zip(prompts, responses["input_ids"], strict=True)
+        ]
+    texts = tokenizer([c["text"] for c in contents])["input_ids"]
+    return [([*ids, *eos], [1] * (len(ids) + len(eos))) for ids in texts]
+
+
+def apply_length_policy(
+    ids: list[int], mask: list[int], origin: str, options: TokenizeOptions
+) -> list[tuple[list[int], list[int], int]]:
+    """(ids, mask, outcome) rows for one example under `options.over_length`."""
+    limit = options.max_length
+    if len(ids) <= limit:
+        return [(ids, mask, KEPT)]
+    if options.over_length == "split":
+        starts = range(0, len(ids), limit)
+        return [
+            (
+                ids[start : start + limit],
+                mask[start : start + limit],
+                SPLIT if start == 0 else SPLIT_PIECE,
+            )
+            for start in starts
+        ]
+    if options.over_length == "truncate":
+        return [(ids[:limit], mask[:limit], TRUNCATED)]
+    if options.over_length == "drop":
+        return [([], [], DROPPED)]
+    file, _, line = origin.rpartition(":")
+    location = Location(file, int(line)) if line.isdigit() else Location(origin, literal=True)
+    raise UserInputError(
+        Problem(
+            f"this example has {len(ids)} tokens, more than sft.max_length ({limit})",
+            location,
+            "sft.over_length",
+            "raise sft.max_length, or set sft.over_length to split (text), truncate or drop",
+        )
     )
-    if isinstance(rendered, dict) or hasattr(rendered, "keys"):  # transformers 5: BatchEncoding
-        rendered = rendered["input_ids"]
-    return list(rendered)
+
+
+def render_chat(
+    tokenizer: Any, messages: list[dict[str, str]], generation: bool, tokenize: bool
+) -> Any:
+    """The tokenizer's chat template (the recipe's `data.chat_template` when it sets one, see
+    `runtime.load_tokenizer`) applied to `messages`."""
+    rendered = tokenizer.apply_chat_template(
+        messages, tokenize=tokenize, add_generation_prompt=generation
+    )
+    if tokenize and (isinstance(rendered, dict) or hasattr(rendered, "keys")):
+        rendered = rendered["input_ids"]  # transformers 5 returns a BatchEncoding
+    return list(rendered) if tokenize else rendered
 
 
 def chat_tokens(
     messages: list[dict[str, str]], tokenizer: Any, train_on: str
 ) -> tuple[list[int], list[int]]:
     """Token ids of a conversation and its loss mask."""
-    full = _template_ids(tokenizer, messages, generation=False)
+    full = render_chat(tokenizer, messages, generation=False, tokenize=True)
     if train_on == "all":
         return full, [1] * len(full)
     mask = [0] * len(full)
     for index, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        before = _template_ids(tokenizer, messages[:index], generation=True) if index else []
-        through = _template_ids(tokenizer, messages[: index + 1], generation=False)
+        before = (
+            render_chat(tokenizer, messages[:index], generation=True, tokenize=True)
+            if index
+            else []
+        )
+        through = render_chat(tokenizer, messages[: index + 1], generation=False, tokenize=True)
         if full[: len(before)] != before or full[: len(through)] != through:
             raise UserInputError(
                 Problem(
                     "the chat template renders a conversation differently from its beginning, "
                     "so assistant turns cannot be located for the loss mask",
                     field="data.train_on",
-                    hint="set `data.train_on: all`, or use a model whose chat template is "
+                    hint="set `data.train_on: all`, or use a chat template that is "
                     "prefix-consistent (ChatML templates are)",
                 )
             )

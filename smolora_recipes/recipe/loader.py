@@ -97,7 +97,6 @@ def load_recipe(
         data["name"] = _INVALID_NAME_CHARS.sub("-", top.stem).strip("-.") or "recipe"
         origins[("name",)] = Origin("default", detail="from the file name")
     problems.extend(_resolve_paths(data, origins, top))
-    problems.extend(_check_templates(data, origins, top))
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as error:
@@ -288,7 +287,7 @@ def _bad_override_path(where: Location, path: FieldPath) -> Problem:
     )
 
 
-# --------------------------------------------------------------------------- paths and templates
+# --------------------------------------------------------------------------- paths
 
 
 def _locator(origins: dict[FieldPath, Origin], top: Path):
@@ -341,31 +340,6 @@ def _check_exists(path: Path, marker: PathMarker | ModelRefMarker) -> str | None
     if kind == "dir" and not path.is_dir():
         return "expected a folder, found a file"
     return None
-
-
-def _check_templates(
-    data: dict[str, Any], origins: dict[FieldPath, Origin], top: Path
-) -> list[Problem]:
-    """Parse Jinja templates now, so a typo fails validation instead of the run."""
-    section = data.get("data")
-    template = section.get("template") if isinstance(section, dict) else None
-    if not isinstance(template, str):
-        return []
-    from jinja2 import TemplateSyntaxError
-    from jinja2.sandbox import SandboxedEnvironment
-
-    try:
-        SandboxedEnvironment().parse(template)
-    except TemplateSyntaxError as error:
-        return [
-            Problem(
-                f"Jinja template does not parse (template line {error.lineno}): {error.message}",
-                _locator(origins, top)(("data", "template")),
-                "data.template",
-                hint="fields of the record are `{{ record.NAME }}`; close every {% if %}/{% for %}",
-            )
-        ]
-    return []
 
 
 def _resolve_default_paths(recipe: Recipe, top_dir: Path) -> None:

@@ -77,24 +77,109 @@ class ModelSection(Section):
 # --------------------------------------------------------------------------- data
 
 
+def _checked_jinja(value: str | None, expression: bool) -> str | None:
+    """`value` unchanged when it is valid Jinja; a ValueError naming the syntax error if not."""
+    if value is None:
+        return None
+    from smolora_recipes.data.templates import syntax_problem
+
+    problem = syntax_problem(value, expression)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 class SourceBase(Section):
-    """Fields every data source has."""
+    """Fields every data source has: how many records, which ones, how often, and on errors."""
 
     limit: int | None = Field(
-        default=None, ge=1, description="Read at most this many records from the source."
+        default=None, ge=1, description="Use at most this many records of the source."
     )
+    shuffle: bool = Field(
+        default=False,
+        description=(
+            "With `limit`: take `limit` records at random rather than the first ones (reservoir "
+            "sampling, one pass). Training order is always shuffled anyway (`sft.seed`)."
+        ),
+    )
+    seed: int | None = Field(
+        default=None, description="Seed for `shuffle` and `weight` sampling; `data.seed` if unset."
+    )
+    weight: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description=(
+            "Mixing weight relative to other sources: each record is used `weight` times on "
+            "average (2: twice; 0.5: a random half, chosen with `seed`)."
+        ),
+    )
+    filter: str | None = Field(
+        default=None,
+        description=(
+            "Keep a record only when this Jinja expression over `record` is true, e.g. "
+            "`{{ record.lang == 'en' }}` (the braces are optional). Runs sandboxed."
+        ),
+    )
+    on_error: Literal["fail", "skip"] = Field(
+        default="fail",
+        description=(
+            "A malformed line, row or file: `fail` stops with its location; `skip` leaves it "
+            "out and counts it in the report."
+        ),
+    )
+
+    @field_validator("filter")
+    @classmethod
+    def _filter_parses(cls, value: str | None) -> str | None:
+        return _checked_jinja(value, expression=True)
+
+    @field_validator("shuffle")
+    @classmethod
+    def _shuffle_needs_limit(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("limit") is None:
+            raise ValueError(
+                "shuffle picks `limit` records at random, so it needs `limit` (the training "
+                "order is shuffled anyway)"
+            )
+        return value
 
 
 class FieldMapping(Section):
-    """Fields shared by record-based sources (jsonl, csv, parquet, hf)."""
+    """Which record fields hold the text, messages or prompt/completion (record-based sources)."""
 
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Rename fields before anything reads them: `{question: Q}` makes column `Q` "
+            "available as `record.question` (so sources with other column names share one "
+            "template)."
+        ),
+    )
     text_field: str = Field(
         default="text", min_length=1, description="Record field holding the text (`format: text`)."
     )
     messages_field: str = Field(
         default="messages",
         min_length=1,
-        description="Record field holding a list of `{role, content}` messages (`format: chat`).",
+        description=(
+            "Record field holding a list of `{role, content}` messages (`format: chat`); when a "
+            "record has none, `prompt_field`/`completion_field` make a two-turn chat."
+        ),
+    )
+    prompt_field: str = Field(
+        default="prompt",
+        min_length=1,
+        description="Record field holding the prompt (`format: completion`, or chat without "
+        "messages).",
+    )
+    completion_field: str = Field(
+        default="completion",
+        min_length=1,
+        description="Record field holding the response the model learns to write.",
+    )
+    system_field: str | None = Field(
+        default=None, description="Record field holding a system message for chat records."
     )
 
 
@@ -107,15 +192,36 @@ class JsonlSource(SourceBase, FieldMapping):
     )
 
 
+class JsonSource(SourceBase, FieldMapping):
+    """A JSON file holding an array of records (or an object with the array under one key)."""
+
+    type: Literal["json"] = Field(description="Source type.")
+    path: Annotated[Path, PathMarker(must_exist=True, kind="file")] = Field(
+        description="The .json file, relative to the recipe that names it."
+    )
+    records_field: str | None = Field(
+        default=None,
+        description="When the file is an object: the key holding the array of records.",
+    )
+
+
 class CsvSource(SourceBase, FieldMapping):
-    """A CSV (or TSV) file with a header row."""
+    """A CSV file with a header row."""
 
     type: Literal["csv"] = Field(description="Source type.")
     path: Annotated[Path, PathMarker(must_exist=True, kind="file")] = Field(
         description="The CSV file, relative to the recipe that names it."
     )
-    delimiter: str = Field(
-        default=",", min_length=1, max_length=1, description="Column delimiter (`\\t` for TSV)."
+    delimiter: str = Field(default=",", min_length=1, max_length=1, description="Column delimiter.")
+    encoding: str = Field(default="utf-8", description="Text encoding of the file.")
+
+
+class TsvSource(SourceBase, FieldMapping):
+    """A tab-separated file with a header row."""
+
+    type: Literal["tsv"] = Field(description="Source type.")
+    path: Annotated[Path, PathMarker(must_exist=True, kind="file")] = Field(
+        description="The TSV file, relative to the recipe that names it."
     )
     encoding: str = Field(default="utf-8", description="Text encoding of the file.")
 
@@ -128,7 +234,8 @@ class TextFilesSource(SourceBase):
         description="A folder (searched with `glob`) or a single file, relative to the recipe."
     )
     glob: str = Field(
-        default="**/*.txt", description="Glob pattern for files inside a folder (recursive)."
+        default="**/*.txt",
+        description="Glob pattern for files inside a folder (recursive; e.g. `**/*.md`).",
     )
     split_by: Literal["line", "paragraph", "file"] = Field(
         default="paragraph",
@@ -152,7 +259,10 @@ class HubSource(SourceBase, FieldMapping):
     type: Literal["hf"] = Field(description="Source type.")
     name: str = Field(
         min_length=1,
-        description="Dataset id (cached locally, or online), passed as `load_dataset(path=...)`.",
+        description=(
+            "Dataset id (cached locally, or online), passed as `load_dataset(path=...)`; or a "
+            "local folder written by `save_to_disk`, relative to the recipe."
+        ),
     )
     config: str | None = Field(default=None, description="Dataset configuration name.")
     split: str = Field(default="train", description="Split to read.")
@@ -161,17 +271,37 @@ class HubSource(SourceBase, FieldMapping):
 
 
 DataSource = Annotated[
-    JsonlSource | CsvSource | TextFilesSource | ParquetSource | HubSource,
+    JsonlSource | JsonSource | CsvSource | TsvSource | TextFilesSource | ParquetSource | HubSource,
     Field(discriminator="type"),
 ]
 
 
 class ChunkingSection(Section):
-    """Split long texts into chunks before training (SmoLoRA's word chunking)."""
+    """Split long texts into chunks before training (`format: text`)."""
 
-    unit: Literal["words"] = Field(default="words", description="What `size` counts.")
+    unit: Literal["words", "tokens", "chars"] = Field(
+        default="words",
+        description="What `size` counts: whitespace words, the model's tokens, or characters.",
+    )
     size: int = Field(default=256, ge=1, description="Chunk length in `unit`s.")
     overlap: int = Field(default=0, ge=0, description="Units shared by consecutive chunks.")
+    respect: Literal["none", "sentence", "paragraph"] = Field(
+        default="none",
+        description=(
+            "Do not cut inside a paragraph or sentence when a chunk can end at one instead "
+            "(a single paragraph or sentence longer than `size` is still cut)."
+        ),
+    )
+    min_size: int = Field(
+        default=1, ge=1, description="A last chunk shorter than this many units is a leftover."
+    )
+    leftover: Literal["merge", "drop"] = Field(
+        default="merge",
+        description=(
+            "A leftover joins the chunk before it (`merge`, which may exceed `size`) or is "
+            "dropped and counted in the report (`drop`)."
+        ),
+    )
 
     @field_validator("overlap")
     @classmethod
@@ -181,6 +311,14 @@ class ChunkingSection(Section):
             raise ValueError(f"overlap ({value}) must be smaller than size ({size})")
         return value
 
+    @field_validator("min_size")
+    @classmethod
+    def _min_size_within_size(cls, value: int, info: ValidationInfo) -> int:
+        size = info.data.get("size")
+        if size is not None and value > size:
+            raise ValueError(f"min_size ({value}) must not exceed size ({size})")
+        return value
+
 
 class DataSection(Section):
     """Where training data comes from and how records become training examples."""
@@ -188,26 +326,38 @@ class DataSection(Section):
     sources: list[DataSource] = Field(
         min_length=1, description="One or more data sources, each tagged by `type`."
     )
-    format: Literal["text", "chat"] = Field(
+    format: Literal["text", "chat", "completion"] = Field(
         default="text",
         description=(
-            "`text`: each record is a plain training text. `chat`: each record is a list of "
-            "messages rendered with the tokenizer's chat template."
+            "`text`: each record is a plain training text (or `template` renders one). `chat`: "
+            "each record is a conversation rendered with the chat template. `completion`: a "
+            "prompt and a response, the loss on the response only."
         ),
     )
     template: str | None = Field(
         default=None,
         description=(
-            "Jinja template rendering a record into the training text (`format: text`), e.g. "
-            "`Q: {{ record.question }}\\nA: {{ record.answer }}`. Runs sandboxed."
+            "`format: text`: a Jinja template rendering a record into the training text, e.g. "
+            "`Q: {{ record.question }}\\nA: {{ record.answer }}`. Runs sandboxed; a missing "
+            "field is an error naming the record."
+        ),
+    )
+    chat_template: str | None = Field(
+        default=None,
+        description=(
+            "`format: chat`: a Jinja chat template replacing the tokenizer's; the sample step "
+            "and `smolora generate` use the same one, so training and inference cannot drift."
         ),
     )
     train_on: Literal["assistant", "all"] = Field(
         default="assistant",
-        description="`format: chat` only: compute the loss on assistant turns only, or on all.",
+        description=(
+            "Which tokens carry the loss: `assistant` turns only (chat) or the response only "
+            "(completion); or `all` tokens."
+        ),
     )
     chunking: ChunkingSection | None = Field(
-        default=None, description="Split long texts into chunks; off when absent."
+        default=None, description="Split long texts into chunks (`format: text`); off when absent."
     )
     dedup: bool = Field(default=True, description="Drop exact duplicate examples.")
     eval_split: float = Field(
@@ -216,7 +366,31 @@ class DataSection(Section):
         lt=1.0,
         description="Fraction of examples held out to measure eval loss (0 disables).",
     )
-    seed: int = Field(default=42, description="Seed for shuffling and the eval split.")
+    seed: int = Field(default=42, description="Seed for sampling, weights and the eval split.")
+    num_proc: int = Field(
+        default=1, ge=1, le=64, description="Processes that tokenize in parallel (`datasets.map`)."
+    )
+
+    @field_validator("template", "chat_template")
+    @classmethod
+    def _template_parses(cls, value: str | None) -> str | None:
+        return _checked_jinja(value, expression=False)
+
+    @field_validator("template", "chunking")
+    @classmethod
+    def _text_format_only(cls, value: object, info: ValidationInfo) -> object:
+        fmt = info.data.get("format")
+        if value is not None and fmt not in (None, "text"):
+            raise ValueError(f"{info.field_name} applies to `format: text`, not `format: {fmt}`")
+        return value
+
+    @field_validator("chat_template")
+    @classmethod
+    def _chat_format_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        fmt = info.data.get("format")
+        if value is not None and fmt not in (None, "chat"):
+            raise ValueError(f"chat_template applies to `format: chat`, not `format: {fmt}`")
+        return value
 
 
 # --------------------------------------------------------------------------- lora
@@ -277,6 +451,14 @@ class SftSection(Section):
         default=1, ge=1, description="Steps accumulated per update (`gradient_accumulation_steps`)."
     )
     max_length: int = Field(default=1024, ge=8, description="Longest training sequence in tokens.")
+    over_length: Literal["auto", "split", "truncate", "drop", "fail"] = Field(
+        default="auto",
+        description=(
+            "An example longer than `max_length`: `split` into consecutive pieces (text only), "
+            "`truncate` it, `drop` it, or `fail` naming it. `auto`: split text, drop chat and "
+            "completion examples. The report counts each outcome."
+        ),
+    )
     packing: bool = Field(default=False, description="Pack several examples into each sequence.")
     max_grad_norm: float = Field(default=1.0, gt=0, description="Gradient clipping norm.")
     logging_steps: int = Field(default=5, ge=1, description="Log the training loss every N steps.")
@@ -419,6 +601,17 @@ class Recipe(Section):
         default_factory=SamplesSection, description=SamplesSection.__doc__
     )
     output: OutputSection = Field(default_factory=OutputSection, description=OutputSection.__doc__)
+
+    @field_validator("sft")
+    @classmethod
+    def _split_needs_text(cls, value: SftSection, info: ValidationInfo) -> SftSection:
+        data = info.data.get("data")
+        if value.over_length == "split" and data is not None and data.format != "text":
+            raise ValueError(
+                f"sft.over_length: split would cut a {data.format} example in the middle; use "
+                "drop, truncate or fail with `format: " + data.format + "`"
+            )
+        return value
 
     @field_validator("name")
     @classmethod

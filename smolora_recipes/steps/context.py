@@ -36,6 +36,15 @@ class StepContext:
         """What the load step resolved: model folder, kind and runtime."""
         return json.loads(self.outputs["load"].read_text())
 
+    def tokenizer(self) -> Any:
+        """The base model's tokenizer, with the recipe's chat template when it sets one."""
+        from smolora_recipes.runtime import load_tokenizer
+
+        recipe = self.recipe
+        return load_tokenizer(
+            self.model_folder(), recipe.model.trust_remote_code, recipe.data.chat_template
+        )
+
     def model_folder(self) -> Path:
         """The local folder holding the base model's weights and tokenizer."""
         return Path(self.model_info()["folder"])

@@ -1,77 +1,205 @@
-"""Step `dataset`: sources -> examples -> tokens with loss masks -> train/eval on disk."""
+"""Step `dataset`: sources -> examples -> tokens with loss masks -> train/eval on disk.
+
+Examples stream from the readers into an Arrow file, so memory stays bounded however large the
+corpus; splitting, weighting and tokenizing (`datasets.map`, `data.num_proc` processes) work on
+the memory-mapped file. The outputs are `train/` and `eval/` (`save_to_disk`), with columns
+`input_ids`, `completion_mask`, `source` and `origin`, and `preview.json`.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 from typing import Any
 
-from smolora_recipes.data.examples import build_examples
-from smolora_recipes.data.tokenize import tokenize_examples
+from smolora_recipes.data.examples import ExampleStats, build_examples
+from smolora_recipes.data.preview import preview_row
+from smolora_recipes.data.selection import weighted_indices
+from smolora_recipes.data.splits import load_split, split_examples
+from smolora_recipes.data.tokenize import (
+    DROPPED,
+    OUTCOME_NAMES,
+    TokenizeOptions,
+    resolve_over_length,
+    tokenize_batch,
+)
 from smolora_recipes.errors import Problem, UserInputError
-from smolora_recipes.runtime import load_tokenizer
 from smolora_recipes.steps.context import StepContext
 
 OUTPUT = "dataset"
 HISTOGRAM_BINS = 20
 PREVIEW_EXAMPLES = 3
+WRITE_BATCH = 1000
 
 
 def run(ctx: StepContext) -> dict[str, Any]:
     """Build, tokenize and save the train and eval splits; return the data statistics."""
+    recipe, data = ctx.recipe, ctx.recipe.data
+    tokenizer = ctx.tokenizer()
+    work = ctx.side_dir / ".work"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        stats = ExampleStats()
+        examples = write_examples(
+            build_examples(data, ctx.loaded.base_dir, tokenizer, stats), work / "examples.arrow"
+        )
+        if examples is None:
+            raise _no_examples(stats)
+        train, held_out = split_examples(examples, data.eval_split, data.seed)
+        weights = [source.weight for source in data.sources]
+        indices = weighted_indices(list(train["source"]), weights, data.seed)
+        if indices is not None:
+            train = train.select(indices)
+        options = TokenizeOptions(
+            fmt=data.format,
+            train_on=data.train_on,
+            max_length=recipe.sft.max_length,
+            over_length=resolve_over_length(recipe.sft.over_length, data.format),
+        )
+        outcomes: dict[str, dict[str, int]] = {}
+        for name, part in (("train", train), ("eval", held_out)):
+            outcomes[name] = _tokenize_to_disk(
+                part, tokenizer, options, data.num_proc, work, ctx.output / name
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return _statistics(ctx, stats, outcomes, tokenizer, options)
+
+
+def write_examples(rows: Any, path: Path) -> Any:
+    """Stream example rows into an Arrow file and open it memory-mapped (None when empty)."""
+    import pyarrow as pa
     from datasets import Dataset
 
-    recipe = ctx.recipe
-    built = build_examples(recipe.data, ctx.loaded.base_dir)
-    tokenizer = load_tokenizer(ctx.model_folder(), recipe.model.trust_remote_code)
-    options = {
-        "fmt": recipe.data.format,
-        "train_on": recipe.data.train_on,
-        "max_length": recipe.sft.max_length,
+    schema = pa.schema([("source", pa.int32()), ("origin", pa.string()), ("payload", pa.string())])
+    written = 0
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+        batch: list[dict[str, Any]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == WRITE_BATCH:
+                writer.write_batch(pa.RecordBatch.from_pylist(batch, schema=schema))
+                written, batch = written + len(batch), []
+        if batch:
+            writer.write_batch(pa.RecordBatch.from_pylist(batch, schema=schema))
+            written += len(batch)
+    return Dataset.from_file(str(path)) if written else None
+
+
+def _tokenize_to_disk(
+    part: Any, tokenizer: Any, options: TokenizeOptions, num_proc: int, work: Path, target: Path
+) -> dict[str, int]:
+    """Tokenize one split under the length policy, save it, and count each outcome."""
+    import pyarrow.compute as pc
+    from datasets import Features, List, Value
+
+    columns = {
+        "input_ids": List(Value("int32")),
+        "completion_mask": List(Value("int8")),
+        "source": Value("int32"),
+        "origin": Value("string"),
     }
-    train_rows, train_lengths = tokenize_examples(built.train, tokenizer, **options)
-    eval_rows, eval_lengths = tokenize_examples(built.eval, tokenizer, **options)
-    if not train_rows:
+    if len(part) == 0:
+        return {}  # an empty split has no folder (see data.splits)
+    tokenized = part.map(
+        tokenize_batch,
+        fn_kwargs={"tokenizer": tokenizer, "options": options},
+        batched=True,
+        batch_size=256,
+        num_proc=num_proc if len(part) >= 2 * num_proc > 2 else None,
+        remove_columns=part.column_names,
+        features=Features({**columns, "outcome": Value("int8")}),
+        new_fingerprint=f"tokenized-{target.name}",
+        cache_file_name=str(work / f"{target.name}-tokens.arrow"),
+        load_from_cache_file=False,
+    )
+    counted = (
+        pc.value_counts(tokenized.data.column("outcome")).to_pylist() if len(tokenized) else []
+    )
+    outcomes = {OUTCOME_NAMES[item["values"]]: item["counts"] for item in counted}
+    kept = tokenized.filter(
+        lambda values: [value != DROPPED for value in values],
+        input_columns="outcome",
+        batched=True,
+        new_fingerprint=f"kept-{target.name}",
+        keep_in_memory=True,
+    )
+    if len(kept):
+        kept.remove_columns("outcome").save_to_disk(str(target))
+    return outcomes
+
+
+def _statistics(
+    ctx: StepContext,
+    stats: ExampleStats,
+    outcomes: dict[str, dict[str, int]],
+    tokenizer: Any,
+    options: TokenizeOptions,
+) -> dict[str, Any]:
+    train = load_split(ctx.output, "train")
+    held_out = load_split(ctx.output, "eval")
+    if train is None:
+        dropped = outcomes["train"].get("dropped", 0)
         raise UserInputError(
             Problem(
-                f"no training example is left: all {train_lengths.examples_in} are longer than "
-                f"sft.max_length ({recipe.sft.max_length}) tokens and were dropped",
+                f"no training example is left: all {dropped} are longer than sft.max_length "
+                f"({options.max_length}) tokens and were dropped",
                 field="sft.max_length",
-                hint="raise sft.max_length, or shorten the examples",
+                hint="raise sft.max_length, or set sft.over_length to truncate",
             )
         )
-    empty = {"input_ids": [], "completion_mask": []}
-    for name, rows in (("train", train_rows), ("eval", eval_rows)):
-        dataset = Dataset.from_list(rows) if rows else Dataset.from_dict(empty)
-        dataset.save_to_disk(str(ctx.output / name))
-    preview = [_preview(row, tokenizer) for row in train_rows[:PREVIEW_EXAMPLES]]
+    preview = [
+        preview_row(train[index], tokenizer) for index in range(min(PREVIEW_EXAMPLES, len(train)))
+    ]
     (ctx.output / "preview.json").write_text(json.dumps(preview, indent=2, ensure_ascii=False))
-    stats = built.stats
-    lengths = [len(row["input_ids"]) for row in train_rows + eval_rows]
-    loss_tokens = train_lengths.loss_tokens + eval_lengths.loss_tokens
-    total_tokens = train_lengths.total_tokens + eval_lengths.total_tokens
+    train_tokens, eval_tokens = token_counts(train), token_counts(held_out)
+    lengths = train_tokens["lengths"] + eval_tokens["lengths"]
+    total = train_tokens["tokens"] + eval_tokens["tokens"]
+    loss = train_tokens["loss_tokens"] + eval_tokens["loss_tokens"]
+    count = {
+        name: sum(split.get(name, 0) for split in outcomes.values())
+        for name in ("split", "split piece", "truncated", "dropped")
+    }
     result = {
-        "sources": stats.sources,
-        "rows_total": stats.rows_total,
-        "rows_after_chunking": stats.rows_after_chunking,
+        "sources": [source.to_json() for source in stats.sources],
+        "rows_total": sum(source.counts.read for source in stats.sources),
+        "examples": stats.examples,
         "duplicates_removed": stats.duplicates_removed,
-        "train_rows": len(train_rows),
-        "eval_rows": len(eval_rows),
-        "train_tokens": train_lengths.total_tokens,
-        "eval_tokens": eval_lengths.total_tokens,
-        "split": train_lengths.split + eval_lengths.split,
-        "dropped": train_lengths.dropped + eval_lengths.dropped,
-        "truncated": 0,  # the length policy never truncates: long text is split, long chat dropped
-        "loss_token_share": round(loss_tokens / total_tokens, 4) if total_tokens else 0.0,
+        "chunking": vars(stats.chunking) if stats.chunking else None,
+        "over_length": options.over_length,
+        "train_rows": len(train),
+        "eval_rows": len(held_out) if held_out is not None else 0,
+        "train_tokens": train_tokens["tokens"],
+        "eval_tokens": eval_tokens["tokens"],
+        "split": count["split"],
+        "split_rows": count["split"] + count["split piece"],
+        "truncated": count["truncated"],
+        "dropped": count["dropped"],
+        "loss_token_share": round(loss / total, 4) if total else 0.0,
         "max_tokens": max(lengths),
         "token_lengths_histogram": histogram(lengths, HISTOGRAM_BINS),
-        "examples": preview,
+        "examples_preview": preview,
     }
     ctx.log(
-        f"{stats.rows_total} records -> {len(train_rows)} train / {len(eval_rows)} eval rows, "
-        f"{total_tokens} tokens ({result['loss_token_share']:.0%} carry loss), "
-        f"{result['dropped']} dropped, {result['split']} split"
+        f"{result['rows_total']} records -> {stats.examples} examples -> {len(train)} train / "
+        f"{result['eval_rows']} eval rows, {total} tokens ({result['loss_token_share']:.0%} carry "
+        f"loss); over max_length: {count['split']} split, {count['truncated']} truncated, "
+        f"{count['dropped']} dropped"
     )
     return result
+
+
+def token_counts(dataset: Any | None) -> dict[str, Any]:
+    """Row lengths, total tokens and loss-carrying tokens of a tokenized split (via Arrow)."""
+    import pyarrow.compute as pc
+
+    if dataset is None:
+        return {"lengths": [], "tokens": 0, "loss_tokens": 0}
+    table = dataset.data
+    lengths = pc.list_value_length(table.column("input_ids")).to_pylist()
+    loss = pc.sum(pc.list_flatten(table.column("completion_mask"))).as_py() or 0
+    return {"lengths": lengths, "tokens": sum(lengths), "loss_tokens": int(loss)}
 
 
 def histogram(values: list[int], bins: int) -> dict[str, list[float] | list[int]]:
@@ -86,25 +214,21 @@ def histogram(values: list[int], bins: int) -> dict[str, list[float] | list[int]
     return {"edges": [round(edge, 2) for edge in edges], "counts": counts}
 
 
-def _preview(row: dict[str, list[int]], tokenizer: Any) -> dict[str, Any]:
-    """One tokenized example as text, with the loss-carrying spans in [[double brackets]]."""
-    pieces: list[str] = []
-    span: list[int] = []
-    current = None
-    for token, mask in zip(row["input_ids"], row["completion_mask"], strict=True):
-        if mask != current and span:
-            pieces.append(_render(tokenizer.decode(span), current))
-            span = []
-        current = mask
-        span.append(token)
-    if span:
-        pieces.append(_render(tokenizer.decode(span), current))
-    return {
-        "tokens": len(row["input_ids"]),
-        "loss_tokens": sum(row["completion_mask"]),
-        "text": "".join(pieces),
-    }
-
-
-def _render(text: str, mask: int | None) -> str:
-    return f"[[{text}]]" if mask else text
+def _no_examples(stats: ExampleStats) -> UserInputError:
+    quoted = [line for source in stats.sources for line in source.policy.quoted]
+    skipped = sum(source.policy.skipped for source in stats.sources)
+    filtered = sum(source.counts.filtered_out for source in stats.sources)
+    reasons = []
+    if skipped:
+        reasons.append(f"{skipped} skipped as malformed (first: {quoted[0]})")
+    if filtered:
+        reasons.append(f"{filtered} removed by `filter`")
+    detail = f": {'; '.join(reasons)}" if reasons else ""
+    first = stats.sources[0].name if stats.sources else "data.sources"
+    return UserInputError(
+        Problem(
+            f"the data sources produced no examples{detail}",
+            field="data.sources",
+            hint=f"check the files are not empty (first source: {first}), and `filter`",
+        )
+    )

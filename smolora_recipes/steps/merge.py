@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from smolora_recipes.data.splits import load_split
 from smolora_recipes.errors import SmoloraError
-from smolora_recipes.runtime import load_model, load_tokenizer
+from smolora_recipes.runtime import load_model
 from smolora_recipes.steps.context import StepContext
 
 OUTPUT = "merged"
@@ -29,7 +30,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
 
     recipe, runtime, folder = ctx.recipe, ctx.runtime(), ctx.model_folder()
     trust = recipe.model.trust_remote_code
-    tokenizer = load_tokenizer(folder, trust)
+    tokenizer = ctx.tokenizer()
     tuned = PeftModel.from_pretrained(load_model(folder, runtime, trust), ctx.outputs["train"])
     tuned.eval()
     inputs = verification_inputs(ctx.outputs["dataset"], tokenizer).to(runtime.device)
@@ -77,11 +78,8 @@ def check_merge(vs_adapter: float, vs_base: float, tolerance: float) -> None:
 def verification_inputs(dataset_dir: Path, tokenizer: Any) -> Any:
     """A small right-padded batch of eval (else train) token ids, truncated for speed."""
     import torch
-    from datasets import load_from_disk
 
-    rows = load_from_disk(str(dataset_dir / "eval"))
-    if len(rows) == 0:
-        rows = load_from_disk(str(dataset_dir / "train"))
+    rows = load_split(dataset_dir, "eval") or load_split(dataset_dir, "train")
     sequences = [list(ids[:VERIFY_TOKENS]) for ids in rows[:VERIFY_ROWS]["input_ids"]]
     width = min(len(s) for s in sequences)  # equal lengths: no padding, so every logit counts
     return torch.tensor([s[:width] for s in sequences])

@@ -9,7 +9,7 @@ from typing import Any
 
 from smolora_recipes.generation import GenerationSettings, format_prompt, generate_batch
 from smolora_recipes.recipe.schema import SamplesSection
-from smolora_recipes.runtime import load_model, load_tokenizer
+from smolora_recipes.runtime import load_model
 from smolora_recipes.steps.context import StepContext
 
 OUTPUT = "samples.jsonl"
@@ -50,7 +50,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
     samples = ctx.recipe.samples
     settings = settings_of(samples)
     folder, trust = ctx.model_folder(), ctx.recipe.model.trust_remote_code
-    tokenizer = load_tokenizer(folder, trust)
+    tokenizer = ctx.tokenizer()
     chat = ctx.recipe.data.format == "chat"
     texts = [format_prompt(tokenizer, item.prompt, chat) for item in samples.prompts]
     outputs: dict[str, list[str]] = {}

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from smolora_recipes.checkpoints import first_interrupt_stops, last_complete_checkpoint
+from smolora_recipes.data.splits import load_split
 from smolora_recipes.recipe.schema import LoraSection, SftSection
-from smolora_recipes.runtime import Runtime, load_model, load_tokenizer
+from smolora_recipes.runtime import Runtime, load_model
 from smolora_recipes.steps.context import StepContext
 
 OUTPUT = "adapter"
@@ -79,19 +80,18 @@ def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
 
 def run(ctx: StepContext) -> dict[str, Any]:
     """Train the adapter, measure eval loss before and after, save the adapter."""
-    from datasets import load_from_disk
     from transformers import PrinterCallback
     from trl import SFTTrainer
 
     from smolora_recipes.train_callbacks import StopOnInterrupt, TrainProgress
 
     recipe, runtime, folder = ctx.recipe, ctx.runtime(), ctx.model_folder()
-    tokenizer = load_tokenizer(folder, recipe.model.trust_remote_code)
+    tokenizer = ctx.tokenizer()
     model = load_model(folder, runtime, recipe.model.trust_remote_code)
     dataset_dir = ctx.outputs["dataset"]
-    train_rows = load_from_disk(str(dataset_dir / "train"))
-    eval_rows = load_from_disk(str(dataset_dir / "eval"))
-    has_eval = len(eval_rows) > 0
+    train_rows = load_split(dataset_dir, "train")
+    eval_rows = load_split(dataset_dir, "eval")
+    has_eval = eval_rows is not None
     ctx.scratch.mkdir(parents=True, exist_ok=True)
     resume = last_complete_checkpoint(ctx.scratch)
     progress = TrainProgress(ctx, ctx.scratch / TRAIN_LOG, resume[1] if resume else 0)
@@ -100,7 +100,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
         model=model,
         args=sft_config(recipe.sft, runtime, ctx.scratch),
         train_dataset=train_rows,
-        eval_dataset=eval_rows if has_eval else None,
+        eval_dataset=eval_rows,
         processing_class=tokenizer,
         peft_config=lora_config(recipe.lora),
         callbacks=[progress, stopper],

@@ -9,18 +9,20 @@ from pathlib import Path
 import pytest
 
 from smolora_recipes.data.readers import read_source, source_label
-from smolora_recipes.data.records import DataError
+from smolora_recipes.data.records import DataError, ErrorPolicy
 from smolora_recipes.recipe.schema import (
     CsvSource,
     HubSource,
     JsonlSource,
+    JsonSource,
     ParquetSource,
     TextFilesSource,
+    TsvSource,
 )
 
 
-def read(source, base_dir: Path) -> list:
-    return list(read_source(source, 0, base_dir))
+def read(source, base_dir: Path, policy: ErrorPolicy | None = None) -> list:
+    return list(read_source(source, 0, base_dir, policy or ErrorPolicy()))
 
 
 def error_of(source, base_dir: Path) -> str:
@@ -60,11 +62,62 @@ def test_invalid_utf8_is_located(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert "a.jsonl:2: data.sources.0: not valid utf-8 text" in text
 
 
-def test_limit_stops_reading_early(tmp_path: Path) -> None:
-    lines = ['{"text": "ok"}'] * 3 + ["not json"]
-    (tmp_path / "a.jsonl").write_text("\n".join(lines) + "\n")
-    records = read(JsonlSource(type="jsonl", path=tmp_path / "a.jsonl", limit=2), tmp_path)
-    assert len(records) == 2  # the bad line 4 is never reached
+def test_on_error_skip_counts_and_quotes_bad_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.jsonl").write_bytes(b'{"text": "ok"}\nnot json\n[1]\n\xff\n{"text": "ok2"}\n')
+    policy = ErrorPolicy("skip")
+    records = read(JsonlSource(type="jsonl", path=tmp_path / "a.jsonl"), tmp_path, policy)
+    assert [r.origin for r in records] == ["a.jsonl:1", "a.jsonl:5"]
+    assert policy.skipped == 3
+    assert policy.quoted[0].startswith("a.jsonl:2: data.sources.0: expected a JSON object")
+    assert policy.quoted[2].startswith("a.jsonl:4: data.sources.0: not valid utf-8 text")
+
+
+def test_json_array_and_records_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.json").write_text('[{"text": "one"}, {"text": "two"}]')
+    records = read(JsonSource(type="json", path=tmp_path / "a.json"), tmp_path)
+    assert [(r.fields["text"], r.origin) for r in records] == [
+        ("one", "a.json:item 1"),
+        ("two", "a.json:item 2"),
+    ]
+    (tmp_path / "b.json").write_text('{"version": 1, "data": [{"text": "x"}]}')
+    nested = JsonSource(type="json", path=tmp_path / "b.json", records_field="data")
+    assert [r.fields["text"] for r in read(nested, tmp_path)] == ["x"]
+    plain = JsonSource(type="json", path=tmp_path / "b.json")
+    assert "expected an array of records, got dict" in error_of(plain, tmp_path)
+    (tmp_path / "c.json").write_text('[{"text": "x"},\n {"text" "y"}]')
+    broken = error_of(JsonSource(type="json", path=tmp_path / "c.json"), tmp_path)
+    assert broken.startswith("c.json:2: data.sources.0: not valid JSON (Expecting ':' delimiter)")
+
+
+def test_tsv_source_and_ragged_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.tsv").write_text("q\ta\nhi\tyo\nonly-one-cell\nx\ty\n")
+    source = TsvSource(type="tsv", path=tmp_path / "a.tsv")
+    assert "a.tsv:3: data.sources.0: expected 2 columns (q, a), got 1" in error_of(source, tmp_path)
+    policy = ErrorPolicy("skip")
+    records = read(source, tmp_path, policy)
+    assert [(r.fields, r.origin) for r in records] == [
+        ({"q": "hi", "a": "yo"}, "a.tsv:2"),
+        ({"q": "x", "a": "y"}, "a.tsv:4"),
+    ]
+    assert policy.skipped == 1
+
+
+def test_csv_quoted_cells_span_lines(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text('text,n\n"two\nlines",1\nnext,2\n')
+    records = read(CsvSource(type="csv", path=tmp_path / "a.csv"), tmp_path)
+    assert [r.fields["text"] for r in records] == ["two\nlines", "next"]
+    assert records[1].origin == "a.csv:4"
+
+
+def test_unknown_encoding_is_a_located_error(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("text\nx\n")
+    source = CsvSource(type="csv", path=tmp_path / "a.csv", encoding="klingon")
+    assert "unknown encoding 'klingon'" in error_of(source, tmp_path)
 
 
 def test_csv_with_delimiter_and_encoding(tmp_path: Path) -> None:

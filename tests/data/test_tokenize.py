@@ -1,14 +1,25 @@
-"""Tokenization: loss masks on exactly the assistant turns, and the length policy."""
+"""Tokenization: loss masks on exactly the assistant turns or the response; length policies."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from smolora_recipes.data.examples import Example
-from smolora_recipes.data.tokenize import chat_tokens, tokenize_examples
+from smolora_recipes.data.tokenize import (
+    DROPPED,
+    KEPT,
+    SPLIT,
+    SPLIT_PIECE,
+    TRUNCATED,
+    TokenizeOptions,
+    chat_tokens,
+    resolve_over_length,
+    tokenize_batch,
+)
+from smolora_recipes.errors import UserInputError
 
 CHAT = [
     {"role": "system", "content": "be brief"},
@@ -43,30 +54,100 @@ def test_train_on_all_masks_everything(tokenizer: Any) -> None:
     assert mask == [1] * len(ids)
 
 
-def test_long_chat_is_dropped_and_counted(tokenizer: Any) -> None:
-    examples = [Example(None, CHAT, "a:1"), Example(None, CHAT[:3], "a:2")]
-    full = len(chat_tokens(CHAT, tokenizer, "assistant")[0])
-    rows, stats = tokenize_examples(
-        examples, tokenizer, fmt="chat", train_on="assistant", max_length=full - 1
+def options(**fields: Any) -> TokenizeOptions:
+    return TokenizeOptions(
+        **{
+            "fmt": "text",
+            "train_on": "assistant",
+            "max_length": 64,
+            "over_length": "split",
+            **fields,
+        }
     )
-    assert len(rows) == 1 and stats.dropped == 1 and stats.examples_in == 2
-    assert stats.loss_tokens == sum(rows[0]["completion_mask"])
+
+
+def tokenized(payloads: list[dict], tokenizer: Any, **fields: Any) -> dict[str, list]:
+    batch = {
+        "source": [0] * len(payloads),
+        "origin": [f"a.jsonl:{i + 1}" for i in range(len(payloads))],
+        "payload": [json.dumps(p) for p in payloads],
+    }
+    return tokenize_batch(batch, tokenizer, options(**fields))
+
+
+def test_long_chat_is_dropped_and_marked(tokenizer: Any) -> None:
+    full = len(chat_tokens(CHAT, tokenizer, "assistant")[0])
+    out = tokenized(
+        [{"messages": CHAT}, {"messages": CHAT[:3]}],
+        tokenizer,
+        fmt="chat",
+        max_length=full - 1,
+        over_length="drop",
+    )
+    assert out["outcome"] == [DROPPED, KEPT] and out["input_ids"][0] == []
+    assert out["origin"] == ["a.jsonl:1", "a.jsonl:2"]
 
 
 def test_long_text_is_split_into_windows_covering_every_token(tokenizer: Any) -> None:
     text = "the quick brown fox jumps over the lazy dog " * 4
-    rows, stats = tokenize_examples(
-        [Example(text, None, "a:1")], tokenizer, fmt="text", train_on="assistant", max_length=8
+    out = tokenized([{"text": text}], tokenizer, max_length=8)
+    whole = tokenizer(text)["input_ids"] + [tokenizer.eos_token_id]
+    assert [t for row in out["input_ids"] for t in row] == whole
+    assert all(len(row) <= 8 for row in out["input_ids"])
+    assert out["outcome"][0] == SPLIT and set(out["outcome"][1:]) == {SPLIT_PIECE}
+
+
+def test_truncate_keeps_the_first_max_length_tokens(tokenizer: Any) -> None:
+    text = "the quick brown fox jumps over the lazy dog " * 4
+    out = tokenized([{"text": text}], tokenizer, max_length=8, over_length="truncate")
+    assert out["outcome"] == [TRUNCATED] and out["input_ids"][0] == tokenizer(text)["input_ids"][:8]
+
+
+def test_fail_names_the_example_and_its_length(tokenizer: Any) -> None:
+    with pytest.raises(UserInputError) as caught:
+        tokenized(
+            [{"text": "the quick brown fox " * 5}], tokenizer, max_length=8, over_length="fail"
+        )
+    text = caught.value.render()
+    assert text.startswith("a.jsonl:1: sft.over_length: this example has")
+    assert "more than sft.max_length (8)" in text
+
+
+def test_completion_loss_is_on_the_response_only(tokenizer: Any) -> None:
+    out = tokenized(
+        [{"prompt": "what is quux?", "completion": " a blorp"}], tokenizer, fmt="completion"
     )
-    whole = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    assert [t for row in rows for t in row["input_ids"]] == whole
-    assert all(len(row["input_ids"]) <= 8 for row in rows)
-    assert stats.split == 1 and stats.rows_out == len(rows) > 1
-    assert stats.loss_tokens == stats.total_tokens == len(whole)
+    ids, mask = out["input_ids"][0], out["completion_mask"][0]
+    assert masked_text(tokenizer, ids, mask) == " a blorp" + tokenizer.eos_token
+    everything = tokenized(
+        [{"prompt": "what is quux?", "completion": " a blorp"}],
+        tokenizer,
+        fmt="completion",
+        train_on="all",
+    )
+    assert set(everything["completion_mask"][0]) == {1}
+
+
+def test_auto_length_policy_depends_on_the_format() -> None:
+    assert resolve_over_length("auto", "text") == "split"
+    assert resolve_over_length("auto", "chat") == "drop"
+    assert resolve_over_length("auto", "completion") == "drop"
+    assert resolve_over_length("truncate", "chat") == "truncate"
 
 
 def test_text_ends_with_eos(tokenizer: Any) -> None:
-    rows, _ = tokenize_examples(
-        [Example("hello", None, "a:1")], tokenizer, fmt="text", train_on="assistant", max_length=64
+    out = tokenized([{"text": "hello"}], tokenizer)
+    assert out["input_ids"][0][-1] == tokenizer.eos_token_id
+
+
+def test_a_recipe_chat_template_replaces_the_tokenizers(tiny_model_dir: Path) -> None:
+    from smolora_recipes.runtime import load_tokenizer
+
+    template = (
+        "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}</s>{% endfor %}"
+        "{% if add_generation_prompt %}<assistant>{% endif %}"
     )
-    assert rows[0]["input_ids"][-1] == tokenizer.eos_token_id
+    custom = load_tokenizer(tiny_model_dir, False, template)
+    ids, mask = chat_tokens(CHAT[1:3], custom, "assistant")
+    assert custom.decode(ids).startswith("<user>hello</s><assistant>world")
+    assert masked_text(custom, ids, mask) == "world</s>"

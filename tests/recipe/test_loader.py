@@ -86,7 +86,7 @@ def test_missing_data_section(write: WriteFiles) -> None:
 def test_unknown_source_type_lists_the_known_ones(write: WriteFiles) -> None:
     text = errors_of(write("r.yaml", "data:\n  sources:\n    - {type: xml, path: a}\n"))
     assert "data.sources.0.type: unknown type 'xml'" in text
-    assert "'jsonl', 'csv', 'text_files', 'parquet', 'hf'" in text
+    assert "'jsonl', 'json', 'csv', 'tsv', 'text_files', 'parquet', 'hf'" in text
 
 
 def test_missing_data_file_is_located(write: WriteFiles) -> None:
@@ -123,7 +123,9 @@ def test_scientific_notation_learning_rate(minimal: Path) -> None:
 def test_jinja_template_that_does_not_parse(minimal: Path) -> None:
     text = minimal.read_text().replace("data:\n", "data:\n  template: '{{ record.q '\n")
     minimal.write_text(text)
-    assert "recipe.yaml:3:3: data.template: Jinja template does not parse" in errors_of(minimal)
+    assert "recipe.yaml:3:3: data.template: does not parse as a Jinja template" in errors_of(
+        minimal
+    )
 
 
 def test_extends_deep_merges_and_resolves_paths_per_file(write: WriteFiles) -> None:
