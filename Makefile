@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: quickstart test bench bench-quickstart install
+.PHONY: quickstart test bench bench-quickstart bench-data install
 
 install: $(STAMP)
 
@@ -31,3 +31,6 @@ bench: $(STAMP)
 
 bench-quickstart: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/incremental.py --quickstart
+
+bench-data: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/large_data.py

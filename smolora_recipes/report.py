@@ -161,6 +161,15 @@ def data_rows(data: dict[str, Any] | None) -> list[tuple[str, str]]:
             if source.get(key):
                 rows.append((f"{name}: {label}", cell(source[key])))
         rows.append((f"{name}: examples", cell(source.get("examples"))))
+    streaming = data.get("streaming") or {}
+    if streaming:
+        rows.append(("streaming: examples read ahead for eval", cell(streaming["examples_read"])))
+        rows.append(
+            (
+                "streaming: training rows sampled for these statistics",
+                cell(streaming["train_sample_rows"]),
+            )
+        )
     chunking = data.get("chunking") or {}
     if chunking:
         rows.append(("texts chunked (of texts)", f"{chunking['chunked']} of {chunking['texts']}"))

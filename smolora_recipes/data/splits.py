@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+TRAIN_SAMPLE = "train_sample"  # with `data.streaming`: the first training rows, for statistics
+
 
 def split_examples(examples: Any, eval_split: float, seed: int) -> tuple[Any, Any]:
     """Shuffle with `seed`, then hold out `eval_split` of the examples (at least one if > 0)."""
@@ -21,7 +23,7 @@ def split_examples(examples: Any, eval_split: float, seed: int) -> tuple[Any, An
 
 
 def load_split(dataset_dir: Path, name: str) -> Any | None:
-    """The saved split `name` ("train" or "eval"), memory-mapped; None when it is empty."""
+    """The saved split `name` (train, eval or train_sample), memory-mapped; None when empty."""
     from datasets import load_from_disk
 
     folder = dataset_dir / name

@@ -3,8 +3,9 @@
 Text: every token carries loss and eos is appended. Completion: the prompt, then the response
 and eos; only the response carries loss (unless `train_on: all`). Chat: rendered with the chat
 template (the recipe's or the tokenizer's); with `train_on: assistant` only assistant turns,
-with their end-of-turn tokens, carry loss. An example longer than `max_length` is split, truncated,
-dropped (kept as an empty row marked dropped, filtered out later) or fails, naming it.
+with their end-of-turn tokens, carry loss. An example longer than `max_length` is split,
+truncated, dropped (it yields no row; the caller counts examples in and first rows out) or
+fails, naming it.
 """
 
 from __future__ import annotations
@@ -14,15 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from smolora_recipes.errors import Location, Problem, UserInputError
+from smolora_recipes.recipe.schema import Recipe
 
-KEPT, SPLIT, SPLIT_PIECE, TRUNCATED, DROPPED = range(5)
-OUTCOME_NAMES = {
-    KEPT: "kept",
-    SPLIT: "split",
-    SPLIT_PIECE: "split piece",
-    TRUNCATED: "truncated",
-    DROPPED: "dropped",
-}
+KEPT, SPLIT, SPLIT_PIECE, TRUNCATED = range(4)
+OUTCOME_NAMES = {KEPT: "kept", SPLIT: "split", SPLIT_PIECE: "split piece", TRUNCATED: "truncated"}
+FIRST_ROWS = (KEPT, SPLIT, TRUNCATED)  # one per example that was not dropped
 
 
 @dataclass(frozen=True)
@@ -33,6 +30,17 @@ class TokenizeOptions:
     train_on: str
     max_length: int
     over_length: str  # split | truncate | drop | fail (never auto)
+
+    @classmethod
+    def of(cls, recipe: Recipe) -> TokenizeOptions:
+        """The options a recipe's `data` and `sft` sections describe."""
+        data, sft = recipe.data, recipe.sft
+        return cls(
+            fmt=data.format,
+            train_on=data.train_on,
+            max_length=sft.max_length,
+            over_length=resolve_over_length(sft.over_length, data.format),
+        )
 
 
 def resolve_over_length(over_length: str, fmt: str) -> str:
@@ -105,7 +113,7 @@ def apply_length_policy(
     if options.over_length == "truncate":
         return [(ids[:limit], mask[:limit], TRUNCATED)]
     if options.over_length == "drop":
-        return [([], [], DROPPED)]
+        return []
     file, _, line = origin.rpartition(":")
     location = Location(file, int(line)) if line.isdigit() else Location(origin, literal=True)
     raise UserInputError(

@@ -370,6 +370,14 @@ class DataSection(Section):
     num_proc: int = Field(
         default=1, ge=1, le=64, description="Processes that tokenize in parallel (`datasets.map`)."
     )
+    streaming: bool = Field(
+        default=False,
+        description=(
+            "Train from a stream (`datasets.IterableDataset`): sources are read, rendered and "
+            "tokenized while training, never stored whole; needs `sft.max_steps`. The eval "
+            "split is a seeded hash-chosen share of the examples (at most 1000)."
+        ),
+    )
 
     @field_validator("template", "chat_template")
     @classmethod
@@ -606,6 +614,11 @@ class Recipe(Section):
     @classmethod
     def _split_needs_text(cls, value: SftSection, info: ValidationInfo) -> SftSection:
         data = info.data.get("data")
+        if data is not None and data.streaming and value.max_steps is None:
+            raise ValueError(
+                "sft.max_steps: data.streaming is true, so the length of an epoch is unknown; "
+                "set sft.max_steps"
+            )
         if value.over_length == "split" and data is not None and data.format != "text":
             raise ValueError(
                 f"sft.over_length: split would cut a {data.format} example in the middle; use "

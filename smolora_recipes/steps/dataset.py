@@ -16,12 +16,12 @@ from typing import Any
 from smolora_recipes.data.examples import ExampleStats, build_examples
 from smolora_recipes.data.preview import preview_row
 from smolora_recipes.data.selection import weighted_indices
-from smolora_recipes.data.splits import load_split, split_examples
+from smolora_recipes.data.splits import TRAIN_SAMPLE, load_split, split_examples
+from smolora_recipes.data.stream import eval_and_sample
 from smolora_recipes.data.tokenize import (
-    DROPPED,
+    FIRST_ROWS,
     OUTCOME_NAMES,
     TokenizeOptions,
-    resolve_over_length,
     tokenize_batch,
 )
 from smolora_recipes.errors import Problem, UserInputError
@@ -37,34 +37,57 @@ def run(ctx: StepContext) -> dict[str, Any]:
     """Build, tokenize and save the train and eval splits; return the data statistics."""
     recipe, data = ctx.recipe, ctx.recipe.data
     tokenizer = ctx.tokenizer()
+    options = TokenizeOptions.of(recipe)
     work = ctx.side_dir / ".work"
     work.mkdir(parents=True, exist_ok=True)
+    stats = ExampleStats()
     try:
-        stats = ExampleStats()
-        examples = write_examples(
-            build_examples(data, ctx.loaded.base_dir, tokenizer, stats), work / "examples.arrow"
-        )
-        if examples is None:
-            raise _no_examples(stats)
-        train, held_out = split_examples(examples, data.eval_split, data.seed)
-        weights = [source.weight for source in data.sources]
-        indices = weighted_indices(list(train["source"]), weights, data.seed)
-        if indices is not None:
-            train = train.select(indices)
-        options = TokenizeOptions(
-            fmt=data.format,
-            train_on=data.train_on,
-            max_length=recipe.sft.max_length,
-            over_length=resolve_over_length(recipe.sft.over_length, data.format),
-        )
-        outcomes: dict[str, dict[str, int]] = {}
-        for name, part in (("train", train), ("eval", held_out)):
-            outcomes[name] = _tokenize_to_disk(
+        if data.streaming:
+            parts, scanned = _streamed_parts(ctx, tokenizer, stats, work)
+        else:
+            parts, scanned = _materialised_parts(ctx, tokenizer, stats, work), None
+        outcomes = {
+            name: _tokenize_to_disk(
                 part, tokenizer, options, data.num_proc, work, ctx.output / name
             )
+            for name, part in parts.items()
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return _statistics(ctx, stats, outcomes, tokenizer, options)
+    return _statistics(ctx, stats, outcomes, tokenizer, options, scanned)
+
+
+def _materialised_parts(
+    ctx: StepContext, tokenizer: Any, stats: ExampleStats, work: Path
+) -> dict[str, Any]:
+    """Every example in an Arrow file, split, the training split mixed by source weights."""
+    data = ctx.recipe.data
+    examples = write_examples(
+        build_examples(data, ctx.loaded.base_dir, tokenizer, stats), work / "examples.arrow"
+    )
+    if examples is None:
+        raise _no_examples(stats)
+    train, held_out = split_examples(examples, data.eval_split, data.seed)
+    weights = [source.weight for source in data.sources]
+    if all(weight == 1.0 for weight in weights):
+        return {"train": train, "eval": held_out}
+    indices = weighted_indices(list(train["source"]), weights, data.seed)
+    return {"train": train.select(indices) if indices is not None else train, "eval": held_out}
+
+
+def _streamed_parts(
+    ctx: StepContext, tokenizer: Any, stats: ExampleStats, work: Path
+) -> tuple[dict[str, Any], int]:
+    """Streaming: only the eval split and a sample of training rows (train streams later)."""
+    held, sample, scanned = eval_and_sample(ctx.recipe.data, ctx.loaded.base_dir, tokenizer, stats)
+    train_sample = write_examples(sample, work / "sample.arrow")
+    if train_sample is None:
+        raise _no_examples(stats)
+    held_out = write_examples(held, work / "eval.arrow")
+    parts = {TRAIN_SAMPLE: train_sample}
+    if held_out is not None:
+        parts["eval"] = held_out
+    return parts, scanned
 
 
 def write_examples(rows: Any, path: Path) -> Any:
@@ -114,19 +137,12 @@ def _tokenize_to_disk(
         cache_file_name=str(work / f"{target.name}-tokens.arrow"),
         load_from_cache_file=False,
     )
-    counted = (
-        pc.value_counts(tokenized.data.column("outcome")).to_pylist() if len(tokenized) else []
-    )
+    counted = pc.value_counts(tokenized.data.column("outcome")).to_pylist()
     outcomes = {OUTCOME_NAMES[item["values"]]: item["counts"] for item in counted}
-    kept = tokenized.filter(
-        lambda values: [value != DROPPED for value in values],
-        input_columns="outcome",
-        batched=True,
-        new_fingerprint=f"kept-{target.name}",
-        keep_in_memory=True,
-    )
-    if len(kept):
-        kept.remove_columns("outcome").save_to_disk(str(target))
+    first_rows = sum(item["counts"] for item in counted if item["values"] in FIRST_ROWS)
+    outcomes["dropped"] = len(part) - first_rows
+    if len(tokenized):  # no indices mapping, so saving copies the Arrow file in bounded memory
+        tokenized.remove_columns("outcome").save_to_disk(str(target))
     return outcomes
 
 
@@ -136,11 +152,12 @@ def _statistics(
     outcomes: dict[str, dict[str, int]],
     tokenizer: Any,
     options: TokenizeOptions,
+    scanned: int | None,
 ) -> dict[str, Any]:
-    train = load_split(ctx.output, "train")
+    train = load_split(ctx.output, "train") or load_split(ctx.output, TRAIN_SAMPLE)
     held_out = load_split(ctx.output, "eval")
     if train is None:
-        dropped = outcomes["train"].get("dropped", 0)
+        dropped = sum(split.get("dropped", 0) for split in outcomes.values())
         raise UserInputError(
             Problem(
                 f"no training example is left: all {dropped} are longer than sft.max_length "
@@ -168,7 +185,10 @@ def _statistics(
         "duplicates_removed": stats.duplicates_removed,
         "chunking": vars(stats.chunking) if stats.chunking else None,
         "over_length": options.over_length,
-        "train_rows": len(train),
+        "streaming": {"examples_read": scanned, "train_sample_rows": len(train)}
+        if scanned is not None
+        else None,
+        "train_rows": len(train) if scanned is None else None,
         "eval_rows": len(held_out) if held_out is not None else 0,
         "train_tokens": train_tokens["tokens"],
         "eval_tokens": eval_tokens["tokens"],
@@ -182,7 +202,8 @@ def _statistics(
         "examples_preview": preview,
     }
     ctx.log(
-        f"{result['rows_total']} records -> {stats.examples} examples -> {len(train)} train / "
+        f"{result['rows_total']} records -> {stats.examples} examples -> "
+        f"{'streamed' if scanned is not None else len(train)} train / "
         f"{result['eval_rows']} eval rows, {total} tokens ({result['loss_token_share']:.0%} carry "
         f"loss); over max_length: {count['split']} split, {count['truncated']} truncated, "
         f"{count['dropped']} dropped"

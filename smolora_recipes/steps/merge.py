@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from smolora_recipes.data.splits import load_split
+from smolora_recipes.data.splits import TRAIN_SAMPLE, load_split
 from smolora_recipes.errors import SmoloraError
 from smolora_recipes.runtime import load_model
 from smolora_recipes.steps.context import StepContext
@@ -79,7 +79,11 @@ def verification_inputs(dataset_dir: Path, tokenizer: Any) -> Any:
     """A small right-padded batch of eval (else train) token ids, truncated for speed."""
     import torch
 
-    rows = load_split(dataset_dir, "eval") or load_split(dataset_dir, "train")
+    rows = next(
+        split
+        for name in ("eval", "train", TRAIN_SAMPLE)
+        if (split := load_split(dataset_dir, name)) is not None
+    )
     sequences = [list(ids[:VERIFY_TOKENS]) for ids in rows[:VERIFY_ROWS]["input_ids"]]
     width = min(len(s) for s in sequences)  # equal lengths: no padding, so every logit counts
     return torch.tensor([s[:width] for s in sequences])

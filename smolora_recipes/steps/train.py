@@ -22,6 +22,7 @@ from smolora_recipes.steps.context import StepContext
 OUTPUT = "adapter"
 TRAIN_LOG = "train_log.jsonl"
 SIDE_FILES = (TRAIN_LOG,)
+STREAM_SHUFFLE_BUFFER = 1000  # rows a streamed training set is shuffled within
 
 
 def lora_config(lora: LoraSection) -> Any:
@@ -89,7 +90,11 @@ def run(ctx: StepContext) -> dict[str, Any]:
     tokenizer = ctx.tokenizer()
     model = load_model(folder, runtime, recipe.model.trust_remote_code)
     dataset_dir = ctx.outputs["dataset"]
-    train_rows = load_split(dataset_dir, "train")
+    train_rows = (
+        streamed_training_rows(ctx, tokenizer)
+        if recipe.data.streaming
+        else load_split(dataset_dir, "train")
+    )
     eval_rows = load_split(dataset_dir, "eval")
     has_eval = eval_rows is not None
     ctx.scratch.mkdir(parents=True, exist_ok=True)
@@ -149,6 +154,28 @@ def run(ctx: StepContext) -> dict[str, Any]:
         "parameters": int(total),
         "trainable_parameters": int(trainable),
     }
+
+
+def streamed_training_rows(ctx: StepContext, tokenizer: Any) -> Any:
+    """`data.streaming`: an IterableDataset that reads, mixes and tokenizes while training."""
+    from datasets import Features, IterableDataset, List, Value
+
+    from smolora_recipes.data.stream import training_stream
+    from smolora_recipes.data.tokenize import TokenizeOptions
+
+    recipe = ctx.recipe
+    features = Features({"input_ids": List(Value("int32")), "completion_mask": List(Value("int8"))})
+    stream = IterableDataset.from_generator(
+        training_stream,
+        features=features,
+        gen_kwargs={
+            "data": recipe.data,
+            "base_dir": ctx.loaded.base_dir,
+            "tokenizer": tokenizer,
+            "options": TokenizeOptions.of(recipe),
+        },
+    )
+    return stream.shuffle(seed=recipe.sft.seed, buffer_size=STREAM_SHUFFLE_BUFFER)
 
 
 def _tokens_at(checkpoint: Path) -> int:

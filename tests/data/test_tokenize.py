@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from smolora_recipes.data.tokenize import (
-    DROPPED,
     KEPT,
     SPLIT,
     SPLIT_PIECE,
@@ -75,7 +74,7 @@ def tokenized(payloads: list[dict], tokenizer: Any, **fields: Any) -> dict[str, 
     return tokenize_batch(batch, tokenizer, options(**fields))
 
 
-def test_long_chat_is_dropped_and_marked(tokenizer: Any) -> None:
+def test_long_chat_is_dropped(tokenizer: Any) -> None:
     full = len(chat_tokens(CHAT, tokenizer, "assistant")[0])
     out = tokenized(
         [{"messages": CHAT}, {"messages": CHAT[:3]}],
@@ -84,8 +83,7 @@ def test_long_chat_is_dropped_and_marked(tokenizer: Any) -> None:
         max_length=full - 1,
         over_length="drop",
     )
-    assert out["outcome"] == [DROPPED, KEPT] and out["input_ids"][0] == []
-    assert out["origin"] == ["a.jsonl:1", "a.jsonl:2"]
+    assert out["outcome"] == [KEPT] and out["origin"] == ["a.jsonl:2"]  # no row for the first
 
 
 def test_long_text_is_split_into_windows_covering_every_token(tokenizer: Any) -> None:

@@ -118,16 +118,22 @@ def test_fail_policy_names_the_example(tmp_path: Path, tiny_model_dir: Path) -> 
     assert state.error["message"].startswith("t.jsonl:1: sft.over_length: this example has")
 
 
-def test_split_is_refused_for_chat(tmp_path: Path, tiny_model_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("data", "sft", "message"),
+    [
+        ("format: chat", "{over_length: split}", "split would cut a chat example"),
+        ("format: chat\n  streaming: true", "{epochs: 2}", "data.streaming is true"),
+    ],
+)
+def test_cross_section_rules(
+    tmp_path: Path, tiny_model_dir: Path, data: str, sft: str, message: str
+) -> None:
     (tmp_path / "c.jsonl").write_text(chat_jsonl())
     recipe = write_recipe(
-        tmp_path,
-        tiny_model_dir,
-        "  sources: [{type: jsonl, path: c.jsonl}]\n  format: chat\n",
-        "{over_length: split}",
+        tmp_path, tiny_model_dir, f"  sources: [{{type: jsonl, path: c.jsonl}}]\n  {data}\n", sft
     )
     result = CliRunner().invoke(main, ["validate", str(recipe)])
-    assert result.exit_code == 2 and "split would cut a chat example" in result.stderr
+    assert result.exit_code == 2 and message in result.stderr
 
 
 def test_parallel_tokenizing_gives_the_same_rows(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -207,3 +213,31 @@ def test_every_example_recipe_builds_its_dataset(
     state = execute(loaded, build_plan(loaded), "test", lambda line: None, options)
     assert state.status == "ok", state.error
     assert state.metrics["dataset"]["train_rows"] > 0
+
+
+def test_streaming_trains_without_materialising_the_training_split(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    (tmp_path / "c.jsonl").write_text(chat_jsonl(repeat=4))
+    recipe = write_recipe(
+        tmp_path,
+        tiny_model_dir,
+        "  sources: [{type: jsonl, path: c.jsonl}]\n  format: chat\n  streaming: true\n"
+        "  eval_split: 0.25\n",
+        "{max_steps: 5, batch_size: 4, max_length: 64, learning_rate: 0.05}",
+    )
+    loaded = load_recipe(recipe)
+    state = execute(loaded, build_plan(loaded), "test", lambda line: None, RunOptions())
+    assert state.status == "ok", state.error
+    dataset_dir = state.run_dir / "dataset"
+    assert not (dataset_dir / "train").exists() and (dataset_dir / "train_sample").is_dir()
+    data = state.metrics["dataset"]
+    assert data["train_rows"] is None and data["streaming"]["examples_read"] == 12  # deduped
+    assert 0 < data["eval_rows"] < 12
+    train = state.metrics["train"]
+    assert train["steps"] == 5 and train["eval_loss_after"] < train["eval_loss_before"]
+    from datasets import load_from_disk
+
+    held = set(load_from_disk(str(dataset_dir / "eval"))["origin"])
+    sampled = set(load_from_disk(str(dataset_dir / "train_sample"))["origin"])
+    assert held and sampled and not held & sampled  # eval never streams into training
