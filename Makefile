@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: quickstart test bench bench-quickstart bench-data install
+.PHONY: quickstart test bench bench-latency bench-quickstart bench-data install
 
 install: $(STAMP)
 
@@ -26,8 +26,11 @@ test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 bench: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python bench/cli_latency.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/run.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/incremental.py
+
+bench-latency: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/cli_latency.py
 
 bench-quickstart: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/incremental.py --quickstart

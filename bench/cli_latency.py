@@ -27,11 +27,8 @@ def wall(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    """Measure each command `--repeat` times, alternating with the baseline; print medians."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=7)
-    args = parser.parse_args()
+def measure_commands(repeat: int) -> dict[str, float]:
+    """Median wall seconds of each command over `repeat` rounds, alternating with the baseline."""
     recipes = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "recipes").glob("*.yaml"))
     commands = {
         "python -c pass (baseline)": [sys.executable, "-c", "pass"],
@@ -43,17 +40,23 @@ def main() -> None:
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for command in commands.values():  # warm the OS file cache once
         wall(command)
-    for _ in range(args.repeat):
+    for _ in range(repeat):
         for name, command in commands.items():
             samples[name].append(wall(command))
-    baseline = statistics.median(next(iter(samples.values())))
-    print(f"{'command':<44} {'median s':>9} {'max s':>7} {'x baseline':>10}  target")
-    for name, values in samples.items():
-        median = statistics.median(values)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def main() -> None:
+    """Measure each command `--repeat` times and print the medians against the baseline."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    medians = measure_commands(args.repeat)
+    baseline = next(iter(medians.values()))
+    print(f"{'command':<44} {'median s':>9} {'x baseline':>10}  target")
+    for name, median in medians.items():
         verdict = "" if "baseline" in name else ("ok" if median < TARGET_SECONDS else "SLOW")
-        print(
-            f"{name:<44} {median:>9.3f} {max(values):>7.3f} {median / baseline:>10.1f}  {verdict}"
-        )
+        print(f"{name:<44} {median:>9.3f} {median / baseline:>10.1f}  {verdict}")
 
 
 if __name__ == "__main__":

@@ -17,11 +17,11 @@ from typing import Any
 
 from smolora_recipes.cache import CacheEntry, StepCache
 from smolora_recipes.errors import UserInputError
-from smolora_recipes.plan import Plan
+from smolora_recipes.plan import STEP_SPEC_BY_NAME, Plan
 from smolora_recipes.plan_status import record_plan
 from smolora_recipes.recipe.canonical import canonical_yaml
 from smolora_recipes.recipe.loader import LoadedRecipe
-from smolora_recipes.runtime import quiet_libraries
+from smolora_recipes.runtime import import_libraries, quiet_libraries
 from smolora_recipes.steps.context import StepContext
 
 RUN_LOG = "run.log"
@@ -46,7 +46,8 @@ class StepRecord:
     fingerprint: str
     status: str = "not run"  # ok | failed | skipped | not run
     outcome: str = ""
-    duration_s: float | None = None
+    duration_s: float | None = None  # the step's own work; library imports are counted apart
+    import_s: float = 0.0  # importing the libraries the step needs (first step to need them)
 
 
 @dataclass
@@ -224,7 +225,7 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
             traceback.print_exc(file=handle)
         log(f"failed: {type(error).__name__}: {message}", record.name)
     finally:
-        record.duration_s = round(time.perf_counter() - started, 3)
+        record.duration_s = round(time.perf_counter() - started - record.import_s, 3)
     if record.status == "ok":
         log(f"{record.outcome} in {record.duration_s:.1f}s", record.name)
 
@@ -257,6 +258,7 @@ def _compute(
     state: RunState, module: Any, record: StepRecord, log: RunLog, folder: Path, scratch: Path
 ) -> tuple[Path, dict[str, Any]]:
     """Run one step into `folder`; on failure nothing of it is left."""
+    record.import_s = import_libraries(STEP_SPEC_BY_NAME[record.name].libraries)
     quiet_libraries()
     folder.mkdir(parents=True, exist_ok=True)
     output = folder / module.OUTPUT

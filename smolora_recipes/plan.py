@@ -91,6 +91,7 @@ STEP_SPECS: tuple[StepSpec, ...] = (
         code=("report.py", "report_builder.py", "report_html.py", "svg_charts.py"),
     ),
 )
+STEP_SPEC_BY_NAME = {spec.name: spec for spec in STEP_SPECS}
 
 
 @dataclass

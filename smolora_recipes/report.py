@@ -130,6 +130,7 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("epochs", train.get("epochs")),
         ("trained tokens", train.get("trained_tokens")),
         ("tokens/s", train.get("tokens_per_second")),
+        ("adapted modules", ", ".join(train.get("target_modules") or []) or None),
         ("train wall time (s)", train.get("wall_time_s")),
         ("peak RSS (MiB)", train.get("peak_rss_mb")),
         ("peak GPU memory (MiB)", train.get("peak_gpu_mb")),

@@ -27,12 +27,13 @@ data:
 lora:
   r: 16
   alpha: 32
-  target_modules: all-linear
+  target_modules: attention
 
 sft:
   epochs: 3
   learning_rate: 1e-3
-  batch_size: 8
+  batch_size: 4
+  grad_accum: 2
   max_length: 512
 
 samples:

@@ -84,7 +84,7 @@ def test_show_origin_names_every_source(minimal: Path, write) -> None:
     assert code == 0
     assert "  r: 4  # --set lora.r=4" in out
     assert "  alpha: 64  # base.yaml:1:8 (extends)" in out
-    assert "  dropout: 0.05  # default" in out
+    assert "  dropout: 0.0  # default" in out
     assert "name: mini  # recipe.yaml:2:1" in out
 
 

@@ -11,12 +11,12 @@ from typing import Any
 
 from smolora_recipes.data.splits import TRAIN_SAMPLE, load_split
 from smolora_recipes.errors import SmoloraError
-from smolora_recipes.runtime import load_model
+from smolora_recipes.runtime import load_model, materialize_weights
 from smolora_recipes.steps.context import StepContext
 
 OUTPUT = "merged"
-VERIFY_ROWS = 4
-VERIFY_TOKENS = 128
+VERIFY_ROWS = 2  # every merged weight moves every logit: two short rows suffice
+VERIFY_TOKENS = 64
 
 
 class MergeVerificationError(SmoloraError):
@@ -31,7 +31,8 @@ def run(ctx: StepContext) -> dict[str, Any]:
     recipe, runtime, folder = ctx.recipe, ctx.runtime(), ctx.model_folder()
     trust = recipe.model.trust_remote_code
     tokenizer = ctx.tokenizer()
-    tuned = PeftModel.from_pretrained(load_model(folder, runtime, trust), ctx.outputs["train"])
+    base = materialize_weights(load_model(folder, runtime, trust))
+    tuned = PeftModel.from_pretrained(base, ctx.outputs["train"])
     tuned.eval()
     inputs = verification_inputs(ctx.outputs["dataset"], tokenizer).to(runtime.device)
     with torch.no_grad():

@@ -18,6 +18,7 @@ from smolora_recipes.data.splits import load_split
 from smolora_recipes.recipe.schema import LoraSection, SftSection
 from smolora_recipes.runtime import Runtime, load_model
 from smolora_recipes.steps.context import StepContext
+from smolora_recipes.varlen_attention import use_varlen_attention
 
 OUTPUT = "adapter"
 TRAIN_LOG = "train_log.jsonl"
@@ -25,20 +26,52 @@ SIDE_FILES = (TRAIN_LOG,)
 STREAM_SHUFFLE_BUFFER = 1000  # rows a streamed training set is shuffled within
 
 
-def lora_config(lora: LoraSection) -> Any:
-    """The peft.LoraConfig a recipe's `lora` section describes."""
+ATTENTION_NAMES = ("attn", "attention")  # module-path parts that mark an attention block
+
+
+def lora_config(lora: LoraSection, model: Any) -> Any:
+    """The peft.LoraConfig a recipe's `lora` section describes, for this model."""
     from peft import LoraConfig
 
     return LoraConfig(
         r=lora.r,
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,
-        target_modules=lora.target_modules,
+        target_modules=resolve_targets(lora.target_modules, model),
         bias=lora.bias,
         use_rslora=lora.use_rslora,
         modules_to_save=lora.modules_to_save,
         task_type="CAUSAL_LM",
     )
+
+
+def resolve_targets(targets: list[str] | str, model: Any) -> list[str] | str:
+    """`attention` -> the names of the linear layers inside the model's attention blocks."""
+    if targets != "attention":
+        return targets
+    from torch import nn
+    from transformers.pytorch_utils import Conv1D
+
+    names = sorted(  # "self_attn.q_proj": peft matches name suffixes, so MLP layers stay out
+        {
+            ".".join(name.split(".")[-2:])
+            for name, module in model.named_modules()
+            if isinstance(module, nn.Linear | Conv1D)
+            and any(part in ATTENTION_NAMES or part.endswith("_attn") for part in name.split("."))
+        }
+    )
+    if not names:
+        from smolora_recipes.errors import Problem, UserInputError
+
+        raise UserInputError(
+            Problem(
+                f"lora.target_modules is 'attention', but {type(model).__name__} has no linear "
+                "layer inside a module named like attn/attention",
+                field="lora.target_modules",
+                hint="list the module names to adapt, or use 'all-linear'",
+            )
+        )
+    return names
 
 
 def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
@@ -69,8 +102,11 @@ def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
         fp16=runtime.dtype == "float16",
         max_length=None,  # the dataset step tokenized and applied the length policy already
         packing=sft.packing,
+        padding_free=sft.batching == "padding_free",
+        pad_to_multiple_of=sft.pad_to_multiple_of,
+        train_sampling_strategy="group_by_length" if sft.batching == "length_grouped" else "random",
         completion_only_loss=True,  # loss where the dataset's completion_mask says so
-        activation_checkpointing=False,  # trl turns it on by default; it only costs time here
+        activation_checkpointing=sft.activation_checkpointing,
         include_num_input_tokens_seen="non_padding",
         eval_strategy="no",
         report_to="none",
@@ -79,16 +115,33 @@ def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
     )
 
 
+def plain_loss_trainer() -> type:
+    """trl's SFTTrainer computing the loss the way transformers' Trainer does: full logits.
+
+    SFTTrainer's own loss runs the LM head in tiles and recomputes them in the backward pass to
+    log entropy and token accuracy; on CPU that costs 25% of a step (bench/NOTES.md), for two
+    metrics the run report does not use.
+    """
+    from transformers import Trainer
+    from trl import SFTTrainer
+
+    class PlainLossSFTTrainer(SFTTrainer):
+        compute_loss = Trainer.compute_loss
+
+    return PlainLossSFTTrainer
+
+
 def run(ctx: StepContext) -> dict[str, Any]:
     """Train the adapter, measure eval loss before and after, save the adapter."""
     from transformers import PrinterCallback
-    from trl import SFTTrainer
 
     from smolora_recipes.train_callbacks import StopOnInterrupt, TrainProgress
 
     recipe, runtime, folder = ctx.recipe, ctx.runtime(), ctx.model_folder()
     tokenizer = ctx.tokenizer()
     model = load_model(folder, runtime, recipe.model.trust_remote_code)
+    if recipe.sft.batching == "padding_free":
+        use_varlen_attention(model)
     dataset_dir = ctx.outputs["dataset"]
     train_rows = (
         streamed_training_rows(ctx, tokenizer)
@@ -101,13 +154,13 @@ def run(ctx: StepContext) -> dict[str, Any]:
     resume = last_complete_checkpoint(ctx.scratch)
     progress = TrainProgress(ctx, ctx.scratch / TRAIN_LOG, resume[1] if resume else 0)
     stopper = StopOnInterrupt()
-    trainer = SFTTrainer(
+    trainer = plain_loss_trainer()(
         model=model,
         args=sft_config(recipe.sft, runtime, ctx.scratch),
         train_dataset=train_rows,
         eval_dataset=eval_rows,
         processing_class=tokenizer,
-        peft_config=lora_config(recipe.lora),
+        peft_config=lora_config(recipe.lora, model),
         callbacks=[progress, stopper],
     )
     trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; TrainProgress logs
@@ -151,6 +204,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
         "wall_time_s": round(wall, 3),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "peak_gpu_mb": _peak_gpu_mb(runtime),
+        "target_modules": sorted(trainer.model.peft_config["default"].target_modules),
         "parameters": int(total),
         "trainable_parameters": int(trainable),
     }

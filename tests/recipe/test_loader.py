@@ -24,7 +24,7 @@ def test_minimal_recipe_gets_every_default(minimal: Path) -> None:
     loaded = load_recipe(minimal, env={})
     recipe = loaded.recipe
     assert recipe.model.base == "smollm2-135m-instruct"
-    assert recipe.lora.r == 16 and recipe.lora.target_modules == "all-linear"
+    assert recipe.lora.r == 16 and recipe.lora.target_modules == "attention"
     assert recipe.data.sources[0].path == minimal.parent / "data" / "train.jsonl"
     assert recipe.output.dir == minimal.parent / "runs"
     assert recipe.samples.prompts[0].prompt == "hello"

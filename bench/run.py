@@ -1,0 +1,326 @@
+"""smolora vs the plain-TRL baseline, on the same model, data and training sequences.
+
+Runs `bench/baseline_trl.py` and `smolora run` alternately (A/B/A/B ...), each in a fresh
+process with an empty step cache, scores both merged models on the same held-out texts,
+and prints per-phase medians with the ratio smolora/baseline. Then the other numbers the
+product promises: CLI latency, default-model load cold and cached, an unchanged re-run,
+dataset rows/s on a large corpus, and training FLOP/s against this machine's matmul peak.
+Writes bench/results/<date>.json.
+
+    python bench/run.py [--pairs 2] [--train-rows 48] [--set sft.packing=true ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(ROOT))
+
+from baseline_trl import MAX_NEW_TOKENS, PROMPTS  # noqa: E402
+from corpus import write_corpus  # noqa: E402
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+PHASES = ("startup", "load", "dataset", "train", "merge", "sample", "total")
+RECIPE = """\
+name: bench
+model: {{base: {model}}}
+data:
+  sources: [{{type: jsonl, path: {train}}}]
+  format: text
+  eval_split: 0            # both contenders are scored on the same held-out file afterwards
+sft: {{epochs: 1, logging_steps: 1}}
+samples:
+  max_new_tokens: {max_new_tokens}
+  compare_base: false
+  prompts: {prompts}
+"""
+
+
+def child_run(command: list[str], log: Path, env: dict[str, str] | None = None) -> dict[str, float]:
+    """Run a process to completion; its wall seconds and peak RSS (MiB), or exit with its log."""
+    started = time.perf_counter()
+    with log.open("w") as sink:
+        child = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    if child.returncode != 0:  # the work folder is removed on exit: show the log's end now
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        sys.exit(f"{' '.join(command[:4])} ... failed (exit {child.returncode}):\n{tail}")
+    return {"wall": wall, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def score(model_dir: Path, eval_file: Path, log: Path) -> float:
+    """Held-out loss of a merged model (bench/eval_loss.py in a child process)."""
+    command = [sys.executable, str(BENCH / "eval_loss.py"), str(model_dir), str(eval_file)]
+    child_run(command, log)
+    return float(json.loads(log.read_text().strip().splitlines()[-1])["eval_loss"])
+
+
+def run_baseline(model: Path, data: dict[str, Path], work: Path) -> dict[str, Any]:
+    """One baseline run: phases, tokens/s, losses, peak RSS."""
+    result_file = work / "baseline.json"
+    command = [sys.executable, str(BENCH / "baseline_trl.py"), "--model", str(model)]
+    command += ["--train", str(data["train"]), "--out", str(work), "--result", str(result_file)]
+    process = child_run(command, work / "baseline.log")
+    result = json.loads(result_file.read_text())
+    phases = {name: seconds for name, seconds in result["phases"].items() if name != "imports"}
+    phases["total"] = process["wall"]
+    phases["startup"] = (
+        process["wall"] - sum(result["phases"].values()) + result["phases"]["imports"]
+    )
+    return {
+        "phases": phases,
+        "tokens_per_second": result["tokens_per_second"],
+        "trained_tokens": result["trained_tokens"],
+        "sample_tokens_per_second": result["sample_tokens_per_second"],
+        "final_train_loss": result["final_train_loss"],
+        "eval_loss": score(Path(result["merged"]), data["eval"], work / "eval.log"),
+        "peak_rss_mb": process["peak_rss_mb"],
+    }
+
+
+def smolora_command(recipe: Path, work: Path, overrides: list[str]) -> list[str]:
+    """`smolora run` for the bench recipe, with its own runs folder and step cache."""
+    command = [sys.executable, "-m", "smolora_recipes", "run", str(recipe)]
+    sets = [f"output.dir={work / 'runs'}", f"output.cache_dir={work / 'cache'}", *overrides]
+    for item in sets:
+        command += ["--set", item]
+    return command
+
+
+def run_smolora(recipe: Path, data: dict[str, Path], work: Path, overrides: list[str]) -> dict:
+    """One `smolora run` with an empty cache: phases, tokens/s, losses, peak RSS."""
+    process = child_run(smolora_command(recipe, work, overrides), work / "smolora.log")
+    (report_file,) = (work / "runs").glob("*/latest/report.json")
+    report = json.loads(report_file.read_text())
+    phases = {s["name"]: s["duration_s"] for s in report["steps"] if s["name"] != "report"}
+    phases["total"] = process["wall"]
+    phases["startup"] = process["wall"] - sum(phases[name] for name in PHASES[1:-1])
+    train = report["train"]
+    return {
+        "phases": phases,
+        "tokens_per_second": train["tokens_per_second"],
+        "trained_tokens": train["trained_tokens"],
+        "sample_tokens_per_second": report["samples"]["tokens_per_second"],
+        "final_train_loss": train["final_train_loss"],
+        "eval_loss": score(report_file.parent / "merged", data["eval"], work / "eval.log"),
+        "peak_rss_mb": process["peak_rss_mb"],
+        "parameters": report["model"]["parameters"] - report["model"]["trainable_parameters"],
+    }
+
+
+def matmul_peak(dtype_name: str, size: int = 2048, seconds: float = 3.0) -> float:
+    """Measured dense matmul FLOP/s of this machine for a dtype (best of repeated runs)."""
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    torch.mm(a, b)  # warm up
+    best, deadline = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        torch.mm(a, b)
+        best = max(best, 2 * size**3 / (time.perf_counter() - started))
+    return best
+
+
+def model_folder(base: str) -> Path:
+    """The local folder of a model reference (the default model is converted once if needed)."""
+    from smolora_recipes.models import classify_model
+    from smolora_recipes.steps.load import resolve_model_folder
+
+    folder, _ = resolve_model_folder(classify_model(base), None, lambda _: None)
+    return folder
+
+
+def model_load_seconds(home: Path, log: Path) -> float:
+    """Seconds to resolve and load the default model and tokenizer in a fresh process under
+    `home` (library imports excluded: they are start-up, the same for any model)."""
+    code = (
+        "import time\n"
+        "from smolora_recipes.models import classify_model\n"
+        "from smolora_recipes.recipe.schema import ModelSection\n"
+        "from smolora_recipes.runtime import choose_runtime, load_model, load_tokenizer\n"
+        "from smolora_recipes.steps.load import resolve_model_folder\n"
+        "import torch, transformers.modeling_utils  # imports are start-up, timed apart\n"
+        "started = time.perf_counter()\n"
+        f"folder, _ = resolve_model_folder(classify_model({DEFAULT_MODEL!r}), None, print)\n"
+        "load_tokenizer(folder, False)\n"
+        "load_model(folder, choose_runtime(ModelSection()), False)\n"
+        "print(time.perf_counter() - started)\n"
+    )
+    env = {**os.environ, "SMOLORA_HOME": str(home)}
+    child_run([sys.executable, "-c", code], log, env)
+    return float(log.read_text().strip().splitlines()[-1])
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Median of each measured quantity over repeated runs of one contender."""
+    keys = ["tokens_per_second", "sample_tokens_per_second", "final_train_loss", "eval_loss"]
+    keys.append("peak_rss_mb")
+    result: dict[str, float | None] = {
+        f"{phase}_s": statistics.median(r["phases"][phase] for r in runs) for phase in PHASES
+    }
+    for key in keys:
+        values = [r[key] for r in runs if r[key] is not None]
+        result[key] = statistics.median(values) if values else None
+    return result
+
+
+def print_table(base: dict[str, Any], ours: dict[str, Any]) -> None:
+    """The comparison table: medians of both contenders and the ratio smolora/baseline."""
+    print(f"\n{'median of the runs':<30} {'baseline':>10} {'smolora':>10} {'ratio':>7}")
+    for key in base:
+        a, b = base[key], ours[key]
+        ratio = f"{b / a:7.2f}" if a and b is not None else f"{'-':>7}"
+        shown = [f"{v:10.3f}" if v is not None else f"{'-':>10}" for v in (a, b)]
+        print(f"{key:<30} {shown[0]} {shown[1]} {ratio}")
+
+
+def efficiency(ours: dict, base: dict, parameters: int, peaks: dict[str, float]) -> dict:
+    """Achieved training FLOP/s as a share of the measured matmul peaks.
+
+    Full fine-tuning costs ~6N FLOPs per token (forward 2N, backward 4N). LoRA with frozen
+    base weights skips the weight-gradient matmuls: ~4N (forward 2N, input gradients 2N);
+    activation checkpointing (trl's default, kept by the baseline) recomputes the forward:
+    ~6N. The adapters' own FLOPs (<4% of N here) are ignored.
+    """
+    rows = {}
+    for name, result, flops_per_token, peak in (
+        ("baseline (fp32, checkpointing: 6N)", base, 6, peaks["float32"]),
+        ("smolora (bf16 autocast: 4N)", ours, 4, peaks["bfloat16"]),
+    ):
+        achieved = result["tokens_per_second"] * flops_per_token * parameters
+        rows[name] = {"gflops": achieved / 1e9, "share_of_peak": achieved / peak}
+    return rows
+
+
+def main() -> None:
+    """Run the A/B pairs and the extra measurements; print tables; write the results JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="a built-in alias or model folder")
+    parser.add_argument("--pairs", type=int, default=2, help="baseline/smolora pairs (>= 2)")
+    parser.add_argument("--train-rows", type=int, default=48, help="training sequences")
+    parser.add_argument("--eval-rows", type=int, default=16, help="held-out sequences")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
+    parser.add_argument("--data-gb", type=float, default=0.22, help="large-corpus size; 0 skips")
+    parser.add_argument("--results", type=Path, help="JSON to write (bench/results/DATE.json)")
+    parser.add_argument("--skip-extras", action="store_true", help="only the A/B pairs")
+    parser.add_argument(
+        "--lever", action="store_true", help="smolora only, one run, no extras: to try a --set"
+    )
+    args = parser.parse_args()
+    if args.lever:
+        args.pairs, args.skip_extras = 1, True
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    results: dict[str, Any] = {"date": datetime.date.today().isoformat(), "args": vars(args)}
+    with tempfile.TemporaryDirectory(prefix="smolora-bench-") as temp:
+        work = Path(temp)
+        model = model_folder(args.model)
+        data = write_corpus(work / "data", args.train_rows, args.eval_rows)
+        recipe = work / "bench.yaml"
+        recipe.write_text(
+            RECIPE.format(
+                model=json.dumps(str(model)),
+                train=data["train"],
+                max_new_tokens=MAX_NEW_TOKENS,
+                prompts=json.dumps(list(PROMPTS)),
+            )
+        )
+        runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "smolora": []}
+        for pair in range(args.pairs):
+            for name in runs:
+                if args.lever and name == "baseline":
+                    continue
+                folder = work / f"{name}-{pair}"
+                folder.mkdir()
+                result = (
+                    run_baseline(model, data, folder)
+                    if name == "baseline"
+                    else run_smolora(recipe, data, folder, args.overrides)
+                )
+                runs[name].append(result)
+                print(
+                    f"pair {pair + 1} {name:<8} total {result['phases']['total']:6.1f} s, "
+                    f"train {result['tokens_per_second']:6.1f} tokens/s, "
+                    f"eval loss {result['eval_loss']:.4f}, peak {result['peak_rss_mb']:,.0f} MiB; "
+                    + " ".join(f"{k} {v:.1f}" for k, v in result["phases"].items()),
+                    flush=True,
+                )
+        if args.lever:
+            return
+        base, ours = medians(runs["baseline"]), medians(runs["smolora"])
+        print_table(base, ours)
+        paired = [
+            round(b["tokens_per_second"] / a["tokens_per_second"], 2)
+            for a, b in zip(runs["baseline"], runs["smolora"], strict=True)
+        ]
+        print(f"tokens/s ratio within each pair (drift cancels): {paired}")
+        results.update(
+            runs=runs, medians={"baseline": base, "smolora": ours}, paired_speedups=paired
+        )
+        peaks = {dtype: matmul_peak(dtype) for dtype in ("float32", "bfloat16")}
+        parameters = runs["smolora"][0]["parameters"]
+        rows = efficiency(ours, base, parameters, peaks)
+        print(
+            f"\nmatmul peak: fp32 {peaks['float32'] / 1e9:.0f}, bf16 {peaks['bfloat16'] / 1e9:.0f}"
+        )
+        print(f"GFLOP/s; model {parameters / 1e6:.1f} M parameters")
+        for name, row in rows.items():
+            print(f"  {name:<36} {row['gflops']:7.1f} GFLOP/s  {row['share_of_peak']:6.1%} of peak")
+        results.update(matmul_peak_flops=peaks, efficiency=rows)
+        if not args.skip_extras:
+            results["extras"] = extras(recipe, work, args)
+    out = args.results or BENCH / "results" / f"{results['date']}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"\nwritten: {out}")
+
+
+def extras(recipe: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """CLI latency, model load cold/cached, an unchanged re-run, large-corpus rows/s."""
+    from cli_latency import measure_commands
+    from large_data import measure
+
+    found: dict[str, Any] = {}
+    print("\ncold CLI latency (median of 5, target < 0.5 s)")
+    found["cli_latency_s"] = measure_commands(repeat=5)
+    for name, seconds in found["cli_latency_s"].items():
+        print(f"  {name:<44} {seconds:6.3f} s")
+    home = work / "fresh-home"
+    found["model_load_cold_s"] = model_load_seconds(home, work / "load-cold.log")
+    found["model_load_cached_s"] = model_load_seconds(home, work / "load-cached.log")
+    print(
+        f"default model load: cold {found['model_load_cold_s']:.1f} s (GGUF conversion), "
+        f"cached {found['model_load_cached_s']:.2f} s (target < 3 s)"
+    )
+    last = work / f"smolora-{args.pairs - 1}"
+    rerun = child_run(smolora_command(recipe, last, args.overrides), work / "rerun.log")
+    found["unchanged_rerun_s"] = rerun["wall"]
+    print(f"unchanged re-run of the bench recipe: {rerun['wall']:.2f} s")
+    if args.data_gb > 0:
+        large = measure(args.data_gb, work)
+        found["large_corpus"] = large
+        print(
+            f"dataset step on {large['gb']:.2f} GB ({large['rows']:,} rows): "
+            f"{large['rows'] / large['wall']:,.0f} rows/s, peak {large['peak_mb']:,.0f} MiB"
+        )
+    return found
+
+
+if __name__ == "__main__":
+    main()

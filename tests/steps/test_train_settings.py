@@ -1,0 +1,129 @@
+"""Training settings the benchmarks chose: attention targets, batching, plain loss, merge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from smolora_recipes.errors import UserInputError
+from smolora_recipes.recipe.schema import LoraSection, SftSection
+from smolora_recipes.runtime import Runtime, materialize_weights
+from smolora_recipes.steps.train import lora_config, plain_loss_trainer, resolve_targets, sft_config
+from smolora_recipes.varlen_attention import use_varlen_attention
+
+CPU = Runtime("cpu", "float32", None)
+
+
+def tiny_model(folder: Path) -> torch.nn.Module:
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+
+
+def test_attention_targets_are_the_attention_linears_only(tiny_model_dir: Path) -> None:
+    model = tiny_model(tiny_model_dir)
+    targets = resolve_targets("attention", model)
+    assert targets == [
+        "self_attn.k_proj",
+        "self_attn.o_proj",
+        "self_attn.q_proj",
+        "self_attn.v_proj",
+    ]
+    from peft import get_peft_model
+
+    adapted = get_peft_model(model, lora_config(LoraSection(), model))
+    names = [name for name, _ in adapted.named_modules() if name.endswith("lora_A")]
+    assert names and all(".self_attn." in name for name in names)
+    assert len(names) == 4 * model.config.num_hidden_layers
+
+
+def test_attention_targets_cover_gpt2_style_attention_but_not_its_mlp() -> None:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=64))
+    assert resolve_targets("attention", model) == ["attn.c_attn", "attn.c_proj"]
+
+
+def test_a_model_without_attention_modules_is_a_user_error() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4))
+    with pytest.raises(UserInputError, match="attention"):
+        resolve_targets("attention", model)
+    assert resolve_targets(["0"], model) == ["0"]  # explicit names pass through untouched
+
+
+@pytest.mark.parametrize(
+    ("batching", "padding_free", "sampling"),
+    [
+        ("padding_free", True, "random"),
+        ("padded", False, "random"),
+        ("length_grouped", False, "group_by_length"),
+    ],
+)
+def test_batching_maps_onto_sft_config(
+    tmp_path: Path, batching: str, padding_free: bool, sampling: str
+) -> None:
+    config = sft_config(SftSection(batching=batching), CPU, tmp_path)
+    assert config.padding_free is padding_free
+    assert config.train_sampling_strategy == sampling
+    assert not config.activation_checkpointing
+    assert sft_config(
+        SftSection(activation_checkpointing=True), CPU, tmp_path
+    ).activation_checkpointing
+
+
+def test_defaults_are_the_benchmarked_ones() -> None:
+    sft, lora = SftSection(), LoraSection()
+    assert (sft.batch_size, sft.grad_accum, sft.batching) == (4, 2, "padding_free")
+    assert (lora.dropout, lora.target_modules) == (0.0, "attention")
+
+
+def test_padding_free_loss_equals_padded_loss(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Concatenated examples attend only within themselves: the loss matches padded batches."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    rows = Dataset.from_dict(
+        {"input_ids": [[5, 6, 7, 8, 9, 10, 11], [12, 13, 14], [15, 16, 17, 18, 19]]}
+    )
+    losses = {}
+    for batching in ("padded", "padding_free", "padding_free+varlen"):
+        model = tiny_model(tiny_model_dir)
+        if batching.endswith("+varlen"):
+            use_varlen_attention(model)
+            assert model.config._attn_implementation == "smolora_varlen_sdpa"
+        trainer = plain_loss_trainer()(
+            model=model,
+            args=sft_config(
+                SftSection(batching=batching.split("+")[0], batch_size=3), CPU, tmp_path / batching
+            ),
+            train_dataset=rows,
+            processing_class=tokenizer,
+        )
+        batch = next(iter(trainer.get_train_dataloader()))
+        assert ("attention_mask" in batch) is (batching == "padded")
+        assert ("cu_seq_lens_q" in batch) is (batching != "padded")
+        with torch.no_grad():
+            losses[batching] = float(trainer.compute_loss(trainer.model, batch))
+    assert losses["padding_free"] == pytest.approx(losses["padded"], rel=1e-5)
+    assert losses["padding_free+varlen"] == pytest.approx(losses["padded"], rel=1e-5)
+
+
+def test_materialized_weights_are_private_copies_and_stay_tied(tiny_model_dir: Path) -> None:
+    model = tiny_model(tiny_model_dir)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    pointers = {name: p.data_ptr() for name, p in model.named_parameters()}
+    materialize_weights(model)
+    for name, parameter in model.named_parameters():
+        assert torch.equal(parameter, before[name])
+        assert parameter.data_ptr() != pointers[name]
+    assert model.lm_head.weight is model.model.embed_tokens.weight
+
+
+def test_report_counts_library_imports_apart_from_step_work(tiny_run: object) -> None:
+    records = {record.name: record for record in tiny_run.records}  # type: ignore[attr-defined]
+    assert records["load"].import_s > 0  # the first step to need torch pays its import
+    assert all(record.import_s >= 0 for record in records.values())
+    assert sum(record.import_s for record in records.values()) > records["sample"].import_s
