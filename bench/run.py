@@ -170,8 +170,13 @@ def model_load_seconds(home: Path, log: Path) -> float:
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, float | None]:
     """Median of each measured quantity over repeated runs of one contender."""
-    keys = ["tokens_per_second", "sample_tokens_per_second", "final_train_loss", "eval_loss"]
-    keys.append("peak_rss_mb")
+    keys = (
+        "tokens_per_second",
+        "sample_tokens_per_second",
+        "final_train_loss",
+        "eval_loss",
+        "peak_rss_mb",
+    )
     result: dict[str, float | None] = {
         f"{phase}_s": statistics.median(r["phases"][phase] for r in runs) for phase in PHASES
     }

@@ -16,7 +16,7 @@ from typing import Any
 
 from smolora_recipes.cache import StepCache
 from smolora_recipes.data.preview import preview_row
-from smolora_recipes.data.splits import TRAIN_SAMPLE, load_split
+from smolora_recipes.data.splits import load_training_rows
 from smolora_recipes.errors import Problem, SmoloraError, UserInputError
 from smolora_recipes.recipe.loader import LoadedRecipe
 
@@ -68,8 +68,7 @@ def build_preview(
         tokenizer = load_tokenizer(
             model_folder, loaded.recipe.model.trust_remote_code, loaded.recipe.data.chat_template
         )
-        dataset_dir = state.outputs["dataset"]
-        train = load_split(dataset_dir, "train") or load_split(dataset_dir, TRAIN_SAMPLE)
+        train = load_training_rows(state.outputs["dataset"])
         rows = _rows_of(train, wanted, count)
         examples = [preview_row(row, tokenizer) for row in rows]
         return Preview(

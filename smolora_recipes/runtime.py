@@ -88,6 +88,14 @@ def choose_runtime(model: ModelSection) -> Runtime:
     return Runtime(device, "float32", None)
 
 
+# Submodules a library loads lazily on first use; imported up front with the library so a
+# step's own time is its work, not a library's first-use import.
+_LAZY_SUBMODULES = {
+    "transformers": ("transformers.modeling_utils", "transformers.tokenization_utils_base"),
+    "trl": ("trl.trainer.sft_trainer",),
+}
+
+
 def import_libraries(names: tuple[str, ...]) -> float:
     """Import the libraries a step needs (their import names); the seconds it took."""
     import importlib
@@ -98,14 +106,6 @@ def import_libraries(names: tuple[str, ...]) -> float:
         for module in (name, *_LAZY_SUBMODULES.get(name, ())):
             importlib.import_module(module)
     return time.perf_counter() - started
-
-
-# Submodules a library loads lazily on first use; imported up front with the library so a
-# step's own time is its work, not a library's first-use import.
-_LAZY_SUBMODULES = {
-    "transformers": ("transformers.modeling_utils", "transformers.tokenization_utils_base"),
-    "trl": ("trl.trainer.sft_trainer",),
-}
 
 
 def quiet_libraries() -> None:

@@ -93,6 +93,13 @@ def _reservoir(
     return [record for _, record in sorted(sample, key=lambda pair: pair[0])]
 
 
+def copies_for(weight: float, rng: random.Random) -> int:
+    """How many times one example is used for a mixing `weight`: its whole part, plus one more
+    with the probability of its fractional part."""
+    whole = math.floor(weight)
+    return whole + (rng.random() < weight - whole)
+
+
 def weighted_indices(sources: list[int], weights: list[float], seed: int) -> list[int] | None:
     """Row indices repeating each row `weight` times on average (None when all weights are 1).
 
@@ -104,8 +111,6 @@ def weighted_indices(sources: list[int], weights: list[float], seed: int) -> lis
     rng = random.Random(seed)
     indices: list[int] = []
     for row, source in enumerate(sources):
-        weight = weights[source]
-        copies = math.floor(weight) + (rng.random() < weight - math.floor(weight))
-        indices.extend([row] * copies)
+        indices.extend([row] * copies_for(weights[source], rng))
     rng.shuffle(indices)  # copies spread through the split, not side by side
     return indices

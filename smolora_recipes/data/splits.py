@@ -28,3 +28,9 @@ def load_split(dataset_dir: Path, name: str) -> Any | None:
 
     folder = dataset_dir / name
     return load_from_disk(str(folder)) if folder.is_dir() else None
+
+
+def load_training_rows(dataset_dir: Path) -> Any | None:
+    """The saved training split, or with `data.streaming` its sample; None when neither exists."""
+    train = load_split(dataset_dir, "train")
+    return train if train is not None else load_split(dataset_dir, TRAIN_SAMPLE)

@@ -8,13 +8,13 @@ and a restarted stream makes the same choices.
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from smolora_recipes.data.examples import ExampleStats, build_examples
+from smolora_recipes.data.selection import copies_for
 from smolora_recipes.data.tokenize import TokenizeOptions, tokenize_batch
 from smolora_recipes.recipe.schema import DataSection
 
@@ -61,9 +61,7 @@ def training_stream(
     for row in build_examples(data, base_dir, tokenizer, ExampleStats()):
         if is_held_out(row["payload"], data.eval_split, data.seed):
             continue
-        weight = weights[row["source"]]
-        copies = math.floor(weight) + (rng.random() < weight - math.floor(weight))
-        pending.extend([row] * copies)
+        pending.extend([row] * copies_for(weights[row["source"]], rng))
         if len(pending) >= BATCH:
             yield from _tokenized(pending, tokenizer, options)
             pending = []

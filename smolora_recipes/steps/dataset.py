@@ -16,7 +16,7 @@ from typing import Any
 from smolora_recipes.data.examples import ExampleStats, build_examples
 from smolora_recipes.data.preview import preview_row
 from smolora_recipes.data.selection import weighted_indices
-from smolora_recipes.data.splits import TRAIN_SAMPLE, load_split, split_examples
+from smolora_recipes.data.splits import TRAIN_SAMPLE, load_split, load_training_rows, split_examples
 from smolora_recipes.data.stream import eval_and_sample
 from smolora_recipes.data.tokenize import (
     FIRST_ROWS,
@@ -154,7 +154,7 @@ def _statistics(
     options: TokenizeOptions,
     scanned: int | None,
 ) -> dict[str, Any]:
-    train = load_split(ctx.output, "train") or load_split(ctx.output, TRAIN_SAMPLE)
+    train = load_training_rows(ctx.output)
     held_out = load_split(ctx.output, "eval")
     if train is None:
         dropped = sum(split.get("dropped", 0) for split in outcomes.values())

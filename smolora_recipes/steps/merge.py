@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from smolora_recipes.data.splits import TRAIN_SAMPLE, load_split
+from smolora_recipes.data.splits import load_split, load_training_rows
 from smolora_recipes.errors import SmoloraError
 from smolora_recipes.runtime import load_model, materialize_weights
 from smolora_recipes.steps.context import StepContext
@@ -80,11 +80,9 @@ def verification_inputs(dataset_dir: Path, tokenizer: Any) -> Any:
     """A small right-padded batch of eval (else train) token ids, truncated for speed."""
     import torch
 
-    rows = next(
-        split
-        for name in ("eval", "train", TRAIN_SAMPLE)
-        if (split := load_split(dataset_dir, name)) is not None
-    )
+    rows = load_split(dataset_dir, "eval")
+    if rows is None:
+        rows = load_training_rows(dataset_dir)
     sequences = [list(ids[:VERIFY_TOKENS]) for ids in rows[:VERIFY_ROWS]["input_ids"]]
     width = min(len(s) for s in sequences)  # equal lengths: no padding, so every logit counts
     return torch.tensor([s[:width] for s in sequences])

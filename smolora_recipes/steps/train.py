@@ -24,8 +24,6 @@ OUTPUT = "adapter"
 TRAIN_LOG = "train_log.jsonl"
 SIDE_FILES = (TRAIN_LOG,)
 STREAM_SHUFFLE_BUFFER = 1000  # rows a streamed training set is shuffled within
-
-
 ATTENTION_NAMES = ("attn", "attention")  # module-path parts that mark an attention block
 
 
