@@ -28,6 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/run.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/incremental.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/batched_sampling.py
 
 bench-latency: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/cli_latency.py

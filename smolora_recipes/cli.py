@@ -86,6 +86,11 @@ def validate(recipes: tuple[str, ...], overrides: tuple[str, ...]) -> None:
         sys.exit(2)
 
 
+def _nproc_override(nproc: int | None) -> tuple[str, ...]:
+    """`--nproc N` as the `--set` it stands for."""
+    return () if nproc is None else (f"distributed.num_processes={nproc}",)
+
+
 STEP_NAMES = ["load", "dataset", "train", "merge", "sample"]
 force_option = click.option(
     "--force",
@@ -97,24 +102,41 @@ no_cache_option = click.option(
 )
 
 
+nproc_option = click.option(
+    "--nproc",
+    type=click.IntRange(1),
+    help="Train on this many processes (sets distributed.num_processes).",
+)
+
+
 @main.command()
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @set_option
 @force_option
 @no_cache_option
+@nproc_option
 @_reports_errors
-def run(recipe: str, overrides: tuple[str, ...], force: str | None, no_cache: bool) -> None:
+def run(
+    recipe: str, overrides: tuple[str, ...], force: str | None, no_cache: bool, nproc: int | None
+) -> None:
     """Run the recipe: load, dataset, train, merge, sample, report (reusing cached steps)."""
     from smolora_recipes.cache import StepCache
+    from smolora_recipes.environment_check import check_environment
     from smolora_recipes.executor import RunOptions, execute, stderr_echo
     from smolora_recipes.plan import build_plan
     from smolora_recipes.recipe.loader import load_recipe
 
+    overrides = (*overrides, *_nproc_override(nproc))
     loaded = load_recipe(recipe, overrides)
+    check_environment(loaded)
     compiled = build_plan(loaded)
     output = loaded.recipe.output
+    helper = loaded.recipe.distributed.machine_rank > 0  # trains only: machine 0 does the rest
     options = RunOptions(
-        cache=None if no_cache else StepCache.at(output.cache_dir), force=force, link=output.link
+        cache=None if no_cache or helper else StepCache.at(output.cache_dir),
+        force=force,
+        link=output.link,
+        until="train" if helper else None,
     )
     flags = [
         *(f"--set {o}" for o in overrides),
@@ -212,19 +234,45 @@ def report(run_dir: str) -> None:
     help="0 is greedy decoding.",
 )
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--batch-size",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Prompts generated together (length-sorted, left-padded); 1 streams each answer.",
+)
 @_reports_errors
 def generate(
-    run_dir: str, prompts: tuple[str, ...], max_new_tokens: int, temperature: float, seed: int
+    run_dir: str,
+    prompts: tuple[str, ...],
+    max_new_tokens: int,
+    temperature: float,
+    seed: int,
+    batch_size: int,
 ) -> None:
-    """Generate with the tuned model of a finished run, streaming tokens as they come."""
+    """Generate with the tuned model of a finished run: one prompt streams its tokens as they
+    come; several are generated in batches and printed in order."""
     from smolora_recipes.finished_run import open_finished_run
-    from smolora_recipes.generation import GenerationSettings, format_prompt, stream
+    from smolora_recipes.generation import (
+        GenerationSettings,
+        format_prompt,
+        generate_batch,
+        stream,
+    )
 
     texts = list(prompts) or [line.strip() for line in sys.stdin if line.strip()]
     if not texts:
         raise click.UsageError("give --prompt TEXT or prompts on standard input")
     finished = open_finished_run(Path(run_dir))
-    settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
+    settings = GenerationSettings(
+        max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size
+    )
+    if len(texts) > 1 and batch_size > 1:
+        formatted = [format_prompt(finished.tokenizer, text, finished.chat) for text in texts]
+        answers, _ = generate_batch(finished.model, finished.tokenizer, formatted, settings)
+        for text, answer in zip(texts, answers, strict=True):
+            click.echo(f">>> {text}\n{answer}")
+        return
     for text in texts:
         if len(texts) > 1:
             click.echo(f">>> {text}")
@@ -240,22 +288,77 @@ def generate(
 
 
 @main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--batch-size",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Queued requests generated together, in prompts.",
+)
+@_reports_errors
+def serve(run_dir: str, host: str, port: int, batch_size: int) -> None:
+    """Serve a finished run's tuned model with an OpenAI-compatible API (Ctrl-C stops).
+
+    /v1/models, /v1/completions and /v1/chat/completions (also streamed); point any OpenAI
+    client at http://HOST:PORT/v1."""
+    from smolora_recipes.errors import Location, Problem, UserInputError
+    from smolora_recipes.finished_run import open_finished_run
+    from smolora_recipes.serve import make_server
+
+    folder = Path(run_dir).resolve()
+    finished = open_finished_run(folder)
+    name = folder.parent.name  # runs/<recipe name>/<run id>
+    try:
+        server = make_server(finished, name, host, port, batch_size)
+    except OSError as error:
+        raise UserInputError(
+            Problem(
+                f"cannot listen on {host}:{port}: {error.strerror or error}",
+                Location("--port", literal=True),
+                hint="pick a free port with --port (0 lets the system choose)",
+            )
+        ) from None
+    address = f"http://{host}:{server.server_port}/v1"
+    click.echo(f"serving {name} ({finished.source} model) at {address}; Ctrl-C stops", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@main.command()
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @set_option
 @force_option
 @no_cache_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@nproc_option
 @_reports_errors
 def plan(
-    recipe: str, overrides: tuple[str, ...], force: str | None, no_cache: bool, as_json: bool
+    recipe: str,
+    overrides: tuple[str, ...],
+    force: str | None,
+    no_cache: bool,
+    as_json: bool,
+    nproc: int | None,
 ) -> None:
-    """Show the steps a recipe compiles to: fingerprints, and cached or will run (and why)."""
+    """Show the steps a recipe compiles to: fingerprints, and cached or will run (and why).
+
+    Also checks the recipe against this machine (CUDA for QLoRA, FSDP, DeepSpeed, 8-bit
+    optimizers) and exits 2 naming what is missing."""
     from smolora_recipes.cache import StepCache
+    from smolora_recipes.environment_check import check_environment
     from smolora_recipes.plan import build_plan
     from smolora_recipes.plan_status import plan_status
     from smolora_recipes.recipe.loader import load_recipe
 
-    loaded = load_recipe(recipe, overrides)
+    loaded = load_recipe(recipe, (*overrides, *_nproc_override(nproc)))
+    check_environment(loaded)
     compiled = build_plan(loaded)
     cache = None if no_cache else StepCache.at(loaded.recipe.output.cache_dir)
     statuses = {s.step: s for s in plan_status(compiled, cache, force)}

@@ -66,6 +66,7 @@ class RunState:
     status: str = "ok"
     error: dict[str, str] | None = None
     exit_code: int = 0
+    memory: dict[str, Any] = field(default_factory=dict)  # in-process hand-offs between steps
 
     @property
     def run_name(self) -> str:
@@ -273,6 +274,7 @@ def _compute(
         outputs=state.outputs,
         metrics=state.metrics,
         log=log.for_step(record.name),
+        memory=state.memory,
     )
     log("start", record.name)
     try:

@@ -43,32 +43,65 @@ def _generate_kwargs(tokenizer: Any, settings: GenerationSettings) -> dict[str, 
     return kwargs
 
 
-def generate_batch(
+@dataclass(frozen=True)
+class Completion:
+    """One prompt's answer and its token counts."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    stopped: bool  # ended at the end-of-sequence token, not at max_new_tokens
+
+
+def complete(
     model: Any, tokenizer: Any, texts: Sequence[str], settings: GenerationSettings
-) -> tuple[list[str], int]:
-    """Generate for every text, in length-sorted left-padded batches; return outputs and tokens."""
+) -> list[Completion]:
+    """Generate for every text, in length-sorted left-padded batches; answers in input order."""
     import torch
     from transformers import set_seed
 
     set_seed(settings.seed)
-    tokenizer.padding_side = "left"
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    outputs: list[str] = [""] * len(texts)
-    generated = 0
+    done: list[Completion | None] = [None] * len(texts)
     for start in range(0, len(order), settings.batch_size):
         chunk = order[start : start + settings.batch_size]
         batch = tokenizer(
-            [texts[i] for i in chunk], return_tensors="pt", padding=True, add_special_tokens=False
+            [texts[i] for i in chunk],
+            return_tensors="pt",
+            padding=True,
+            padding_side="left",
+            add_special_tokens=False,
         ).to(model.device)
         with torch.no_grad():
             result = model.generate(**batch, **_generate_kwargs(tokenizer, settings))
-        new_tokens = result[:, batch["input_ids"].shape[1] :]
-        generated += int((new_tokens != tokenizer.pad_token_id).sum())
-        for index, text in zip(
-            chunk, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True
-        ):
-            outputs[index] = text.strip()
-    return outputs, generated
+        width = batch["input_ids"].shape[1]
+        for row, index in enumerate(chunk):
+            new_tokens = result[row, width:].tolist()
+            length, stopped = _answer_length(new_tokens, tokenizer.eos_token_id)
+            done[index] = Completion(
+                text=tokenizer.decode(new_tokens[:length], skip_special_tokens=True).strip(),
+                prompt_tokens=int(batch["attention_mask"][row].sum()),
+                completion_tokens=length,
+                stopped=stopped,
+            )
+    return [completion for completion in done if completion is not None]
+
+
+def _answer_length(tokens: list[int], eos: int | list[int] | None) -> tuple[int, bool]:
+    """Tokens up to and including the first end-of-sequence token; whether there was one."""
+    ends = set(eos) if isinstance(eos, list) else {eos}
+    for position, token in enumerate(tokens):
+        if token in ends:
+            return position + 1, True
+    return len(tokens), False
+
+
+def generate_batch(
+    model: Any, tokenizer: Any, texts: Sequence[str], settings: GenerationSettings
+) -> tuple[list[str], int]:
+    """Generate for every text in batches; the answers in input order and the tokens generated."""
+    done = complete(model, tokenizer, texts, settings)
+    return [c.text for c in done], sum(c.completion_tokens for c in done)
 
 
 def stream(

@@ -20,7 +20,7 @@ from smolora_recipes.hashing import digest, file_sha256, files_sha256, path_sha2
 from smolora_recipes.models import BUILTIN_MODELS, classify_model
 from smolora_recipes.recipe.canonical import canonical_data, portable_path
 from smolora_recipes.recipe.loader import LoadedRecipe
-from smolora_recipes.recipe.schema import HubSource, TextFilesSource
+from smolora_recipes.recipe.schema import HubSource, Recipe, TextFilesSource
 from smolora_recipes.recipe.schema_walk import marked_fields
 from smolora_recipes.recipe.yaml_source import FieldPath, path_text, set_value_at, value_at
 
@@ -61,10 +61,17 @@ STEP_SPECS: tuple[StepSpec, ...] = (
     StepSpec(
         "train",
         "train the LoRA adapter with trl's SFTTrainer",
-        reads=("lora", "sft"),
+        reads=("lora", "sft", "distributed.num_processes"),  # processes change the batch
         after=("load", "dataset"),
         libraries=("torch", "transformers", "peft", "trl", "accelerate", "datasets"),
-        code=("checkpoints.py", "train_callbacks.py", "steps/train.py"),
+        code=(
+            "checkpoints.py",
+            "train_callbacks.py",
+            "varlen_attention.py",
+            "distributed_launch.py",
+            "train_worker.py",
+            "steps/train.py",
+        ),
     ),
     StepSpec(
         "merge",
@@ -108,6 +115,7 @@ class PlannedStep:
     skip_reason: str = ""
     material: dict[str, Any] = field(default_factory=dict)
     smolora_version: str = ""  # shown when the step code changed; not hashed
+    notes: list[str] = field(default_factory=list)  # derived facts a reviewer wants; not hashed
 
 
 @dataclass
@@ -134,6 +142,8 @@ class Plan:
             lines.append(f"     reads   {', '.join(step.reads)}")
             if step.after:
                 lines.append(f"     after   {', '.join(step.after)}")
+            for note in step.notes:
+                lines.append(f"     note    {note}")
             for field_name, identity in step.inputs.items():
                 lines.append(
                     f"     input   {field_name} = {identity['path']} "
@@ -186,9 +196,21 @@ def build_plan(loaded: LoadedRecipe) -> Plan:
                 skip_reason,
                 material,
                 __version__,
+                _batch_note(recipe) if spec.name == "train" else [],
             )
         )
     return Plan(recipe.name, display_path(loaded.file), steps)
+
+
+def _batch_note(recipe: Recipe) -> list[str]:
+    """How many sequences one optimizer update sees, and where the factors come from."""
+    sft, processes = recipe.sft, recipe.distributed.num_processes
+    factors = f"{sft.batch_size} per device step x {sft.grad_accum} accumulated"
+    if processes > 1:
+        factors += f" x {processes} processes"
+    return [
+        f"batch   {factors} = {sft.batch_size * sft.grad_accum * processes} sequences per update"
+    ]
 
 
 def fingerprint_view(loaded: LoadedRecipe) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:

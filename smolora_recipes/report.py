@@ -130,6 +130,9 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("epochs", train.get("epochs")),
         ("trained tokens", train.get("trained_tokens")),
         ("tokens/s", train.get("tokens_per_second")),
+        ("processes", train.get("world_size")),
+        ("sequences per update", train.get("sequences_per_update")),
+        ("rows per process", _listed(train.get("rows_per_process"))),
         ("adapted modules", ", ".join(train.get("target_modules") or []) or None),
         ("train wall time (s)", train.get("wall_time_s")),
         ("peak RSS (MiB)", train.get("peak_rss_mb")),
@@ -351,3 +354,8 @@ def _samples_markdown(samples: dict[str, Any] | None) -> list[str]:
         for i in samples["items"]
     )
     return [*lines, *_table(["prompt", "expected", "base", "tuned"], rows), ""]
+
+
+def _listed(values: list[Any] | None) -> str | None:
+    """`12, 12` for a list of numbers; None for none."""
+    return ", ".join(str(value) for value in values) if values else None

@@ -109,15 +109,18 @@ def import_libraries(names: tuple[str, ...]) -> float:
 
 
 def quiet_libraries() -> None:
-    """Silence library progress bars and chatter during a run; our own log says what happens."""
+    """Silence the progress bars and chatter of the libraries imported so far; our own log says
+    what happens. Importing one only to silence it would cost a step half a second."""
+    import sys
     import warnings
 
-    import datasets
-    from transformers.utils import logging as transformers_logging
+    if "datasets" in sys.modules:
+        sys.modules["datasets"].disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as transformers_logging
 
-    datasets.disable_progress_bars()
-    transformers_logging.disable_progress_bar()
-    transformers_logging.set_verbosity_error()
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
     warnings.filterwarnings(
         "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
     )
@@ -150,7 +153,8 @@ def load_model(folder: Path, runtime: Runtime, trust_remote_code: bool) -> Any:
 
 
 def materialize_weights(model: Any) -> Any:
-    """Copy a model's weights out of the memory-mapped checkpoint into private memory.
+    """Copy a model's (or module's) weights out of the memory-mapped checkpoint into private
+    memory.
 
     Loaded weights map the safetensors file; the first in-place update of a mapped tensor (as
     merging an adapter does) copies it one 4 KB page fault at a time. One bulk copy first made

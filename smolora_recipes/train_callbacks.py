@@ -35,17 +35,23 @@ class TrainProgress(TrainerCallback):
     the loss history of a resumed run is the whole curve.
     """
 
-    def __init__(self, ctx: StepContext, log_path: Path, resumed_step: int) -> None:
+    def __init__(
+        self, ctx: StepContext, log_path: Path | None, resumed_step: int, show_bar: bool = True
+    ) -> None:
         self.ctx = ctx
-        self.log_path = log_path
-        kept = _log_entries(log_path, up_to=resumed_step) if resumed_step else []
-        log_path.write_text("".join(json.dumps(entry) + "\n" for entry in kept))
+        self.log_path = log_path  # None in the processes of a distributed run other than rank 0
+        self.show_bar = show_bar
+        kept = _log_entries(log_path, up_to=resumed_step) if log_path and resumed_step else []
+        if log_path is not None:
+            log_path.write_text("".join(json.dumps(entry) + "\n" for entry in kept))
         self.losses: list[dict[str, float]] = [
             {key: value for key, value in entry.items() if key != "time"} for entry in kept
         ]
         self.bar: Any = None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not (self.show_bar and self.log_path is not None):
+            return
         from tqdm.auto import tqdm
 
         self.bar = tqdm(
@@ -61,7 +67,7 @@ class TrainProgress(TrainerCallback):
             self.bar.update(1)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
-        if not logs or "loss" not in logs:
+        if not logs or "loss" not in logs or self.log_path is None:
             return
         entry = {
             "step": state.global_step,
@@ -85,6 +91,25 @@ class TrainProgress(TrainerCallback):
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class RowCounter:
+    """A data collator wrapper counting the rows this process trains on."""
+
+    def __init__(self, collator: Any) -> None:
+        self.collator = collator
+        self.rows = 0
+
+    def __call__(self, examples: list[Any]) -> Any:
+        self.rows += len(examples)
+        return self.collator(examples)
+
+    def gathered(self, accelerator: Any) -> list[int]:
+        """Every process's count, in rank order (a collective: all processes must call it)."""
+        import torch
+
+        counts = accelerator.gather(torch.tensor([self.rows], device=accelerator.device))
+        return [int(count) for count in counts.tolist()]
 
 
 def _log_entries(path: Path, up_to: int) -> list[dict[str, Any]]:

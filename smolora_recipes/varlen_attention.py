@@ -39,9 +39,10 @@ def varlen_sdpa_forward(
     if not per_document:
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
     kwargs.pop("is_causal", None)
-    bounds = cu_seq_lens_q.tolist()
     pieces = [
-        sdpa_attention_forward(
+        _single_tokens(query, value, start, end)
+        if single
+        else sdpa_attention_forward(
             module,
             query[:, :, start:end],
             key[:, :, start:end],
@@ -50,10 +51,29 @@ def varlen_sdpa_forward(
             is_causal=True,
             **kwargs,
         )[0]
-        for start, end in pairwise(bounds)
-        if end > start
+        for start, end, single in _slices(cu_seq_lens_q.tolist(), not kwargs.get("dropout"))
     ]
     return torch.cat(pieces, dim=1), None  # (batch, length, heads, head_dim), as SDPA returns
+
+
+def _slices(bounds: list[int], merge_singles: bool) -> list[tuple[int, int, bool]]:
+    """(start, end, single) per document; runs of one-token documents (the padding that
+    `pad_to_multiple_of` adds is one) become one slice marked single."""
+    slices: list[tuple[int, int, bool]] = []
+    for start, end in pairwise(bounds):
+        single = merge_singles and end - start == 1
+        if single and slices and slices[-1][2] and slices[-1][1] == start:
+            slices[-1] = (slices[-1][0], end, True)
+        elif end > start:
+            slices.append((start, end, single))
+    return slices
+
+
+def _single_tokens(query: Any, value: Any, start: int, end: int) -> Any:
+    """Attention of one-token documents: each token attends only to itself, so its output is
+    its own value (softmax over one score is 1), with key/value heads shared as in GQA."""
+    repeats = query.shape[1] // value.shape[1]
+    return value[:, :, start:end].repeat_interleave(repeats, dim=1).transpose(1, 2)
 
 
 def use_varlen_attention(model: Any) -> None:
@@ -66,3 +86,9 @@ def use_varlen_attention(model: Any) -> None:
     AttentionInterface.register(NAME, varlen_sdpa_forward)
     ALL_MASK_ATTENTION_FUNCTIONS.register(NAME, sdpa_mask)  # the fallback still gets SDPA's mask
     model.set_attn_implementation(NAME)
+
+
+def restore_sdpa_attention(model: Any) -> None:
+    """Undo `use_varlen_attention`, so a model saved or handed on names plain SDPA."""
+    if getattr(model.config, "_attn_implementation", None) == NAME:
+        model.set_attn_implementation("sdpa")

@@ -11,7 +11,14 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 
 class PathMarker:
@@ -39,6 +46,22 @@ class Section(BaseModel):
 # --------------------------------------------------------------------------- model
 
 
+class QuantizationSection(Section):
+    """Load the frozen base weights quantized with bitsandbytes (QLoRA); CUDA only."""
+
+    bits: Literal[4, 8] = Field(description="4-bit (QLoRA) or 8-bit (LLM.int8) base weights.")
+    quant_type: Literal["nf4", "fp4"] = Field(
+        default="nf4", description="4-bit data type (`bnb_4bit_quant_type`); nf4 as in QLoRA."
+    )
+    double_quant: bool = Field(
+        default=True,
+        description="Quantize the quantization constants too (`bnb_4bit_use_double_quant`).",
+    )
+    compute_dtype: Literal["bfloat16", "float16", "float32"] = Field(
+        default="bfloat16", description="Dtype of the matmuls on 4-bit weights."
+    )
+
+
 class ModelSection(Section):
     """The base model to fine-tune and where it runs."""
 
@@ -64,6 +87,14 @@ class ModelSection(Section):
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(
         default="auto", description="Device. `auto` picks cuda, then mps, then cpu."
+    )
+    quantization: QuantizationSection | None = Field(
+        default=None,
+        description=(
+            "Quantize the frozen base weights (QLoRA), e.g. `{bits: 4}`; CUDA with bitsandbytes "
+            "only, checked by `plan`. The merged model is saved unquantized. Empty: no "
+            "quantization."
+        ),
     )
     trust_remote_code: bool = Field(
         default=False,
@@ -507,6 +538,28 @@ class SftSection(Section):
             "(`activation_checkpointing`)."
         ),
     )
+    optim: Literal[
+        "auto",
+        "adamw_torch",
+        "adamw_torch_fused",
+        "adafactor",
+        "sgd",
+        "adagrad",
+        "rmsprop",
+        "adamw_8bit",
+        "adamw_bnb_8bit",
+        "paged_adamw_8bit",
+        "paged_adamw_32bit",
+        "lion_8bit",
+        "lion_32bit",
+        "paged_lion_8bit",
+    ] = Field(
+        default="auto",
+        description=(
+            "Optimizer (`optim`). `auto`: transformers' default (fused AdamW on recent torch). "
+            "The 8-bit, paged and lion ones run on CUDA through bitsandbytes."
+        ),
+    )
     max_grad_norm: float = Field(default=1.0, gt=0, description="Gradient clipping norm.")
     logging_steps: int = Field(default=5, ge=1, description="Log the training loss every N steps.")
     save_steps: int = Field(
@@ -615,6 +668,78 @@ class OutputSection(Section):
     )
 
 
+# --------------------------------------------------------------------------- distributed
+
+
+class DistributedSection(Section):
+    """Training on several processes, GPUs or machines. Only the train step is distributed;
+    load, dataset, merge and sample run once, in the process that runs the recipe."""
+
+    num_processes: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Training processes in all, across machines (accelerate's `num_processes`): one "
+            "per GPU, or CPU processes sharing the cores. 1 trains in the running process."
+        ),
+    )
+    num_machines: int = Field(default=1, ge=1, description="Machines taking part.")
+    machine_rank: int = Field(
+        default=0, ge=0, description="This machine's rank, 0 to num_machines - 1."
+    )
+    main_process_ip: str | None = Field(
+        default=None,
+        description="Address of the machine of rank 0 (needed with several machines).",
+    )
+    main_process_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of the rank-0 process; empty: a free port (one machine) or 29500.",
+    )
+    strategy: Literal["ddp", "fsdp", "deepspeed"] = Field(
+        default="ddp",
+        description=(
+            "How the work is shared: `ddp` (a full copy per process; CPU or GPU), `fsdp` or "
+            "`deepspeed` (sharded; CUDA only, configured by `accelerate_config`)."
+        ),
+    )
+    accelerate_config: InputPath | None = Field(
+        default=None,
+        description=(
+            "An `accelerate config` YAML file passed to `accelerate launch` (FSDP or DeepSpeed "
+            "settings, mixed precision, ...); relative to the recipe file."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _machines_fit_together(self) -> DistributedSection:
+        if self.num_processes % self.num_machines:
+            raise ValueError(
+                f"num_processes: {self.num_processes} processes do not split evenly over "
+                f"num_machines {self.num_machines}"
+            )
+        if self.machine_rank >= self.num_machines:
+            raise ValueError(
+                f"machine_rank: {self.machine_rank} is not below num_machines {self.num_machines}"
+            )
+        if self.num_machines > 1 and not self.main_process_ip:
+            raise ValueError(
+                "main_process_ip: training on several machines needs the address of rank 0"
+            )
+        return self
+
+    @property
+    def world_size(self) -> int:
+        """Training processes in all."""
+        return self.num_processes
+
+    @property
+    def processes_per_machine(self) -> int:
+        """Training processes this machine starts."""
+        return self.num_processes // self.num_machines
+
+
 # --------------------------------------------------------------------------- recipe
 
 RECIPE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -648,6 +773,9 @@ class Recipe(Section):
         default_factory=SamplesSection, description=SamplesSection.__doc__
     )
     output: OutputSection = Field(default_factory=OutputSection, description=OutputSection.__doc__)
+    distributed: DistributedSection = Field(
+        default_factory=DistributedSection, description=DistributedSection.__doc__
+    )
 
     @field_validator("sft")
     @classmethod

@@ -25,7 +25,8 @@ class StepContext:
     outputs: dict[str, Path]  # final output paths of the steps that already ran
     metrics: dict[str, dict[str, Any]]  # metrics of the steps that already ran
     log: Callable[[str], None]
-    memory: dict[str, Any] = field(default_factory=dict)  # in-process hand-offs between steps
+    # in-process hand-offs between the steps of one run (e.g. the trained model, to merge)
+    memory: dict[str, Any] = field(default_factory=dict)
 
     @property
     def recipe(self) -> Recipe:
@@ -36,14 +37,22 @@ class StepContext:
         """What the load step resolved: model folder, kind and runtime."""
         return json.loads(self.outputs["load"].read_text())
 
-    def tokenizer(self) -> Any:
-        """The base model's tokenizer, with the recipe's chat template when it sets one."""
+    def tokenizer(self, folder: Path | None = None) -> Any:
+        """The base model's tokenizer (in `folder`, else the loaded model's), with the recipe's
+        chat template when it sets one.
+
+        Loaded once per run and shared by its steps; steps must not change its settings.
+        """
         from smolora_recipes.runtime import load_tokenizer
 
         recipe = self.recipe
-        return load_tokenizer(
-            self.model_folder(), recipe.model.trust_remote_code, recipe.data.chat_template
-        )
+        folder = folder or self.model_folder()
+        key = ("tokenizer", folder, recipe.data.chat_template)
+        if key not in self.memory:
+            self.memory[key] = load_tokenizer(
+                folder, recipe.model.trust_remote_code, recipe.data.chat_template
+            )
+        return self.memory[key]
 
     def model_folder(self) -> Path:
         """The local folder holding the base model's weights and tokenizer."""

@@ -32,6 +32,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
     ref = classify_model(model.base)
     started = time.perf_counter()
     folder, converted = resolve_model_folder(ref, model.revision, ctx.log)
+    ctx.tokenizer(folder)  # fails here if the folder has none; later steps of this run reuse it
     runtime = choose_runtime(model)
     info = {
         "base": model.base,

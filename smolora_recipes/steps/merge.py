@@ -1,7 +1,9 @@
 """Step `merge`: fold the adapter into the base weights and prove the merge is faithful.
 
 The merged model's logits must match the adapter model's (max abs difference within
-`merge.tolerance`) and must differ from the base model's, on a few held-out inputs.
+`merge.tolerance`) and must differ from the base model's, on a few held-out inputs. When the
+train step ran in this process, its model is merged directly (after checking that the adapter
+saved on disk holds the same weights); otherwise base and adapter are loaded from disk.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from smolora_recipes.data.splits import load_split, load_training_rows
 from smolora_recipes.errors import SmoloraError
 from smolora_recipes.runtime import load_model, materialize_weights
 from smolora_recipes.steps.context import StepContext
+from smolora_recipes.steps.train import TRAINED_MODEL
 
 OUTPUT = "merged"
-VERIFY_ROWS = 2  # every merged weight moves every logit: two short rows suffice
-VERIFY_TOKENS = 64
+VERIFY_ROWS = 1  # every merged weight moves every logit: one short row suffices
+VERIFY_TOKENS = 16
 
 
 class MergeVerificationError(SmoloraError):
@@ -26,14 +29,10 @@ class MergeVerificationError(SmoloraError):
 def run(ctx: StepContext) -> dict[str, Any]:
     """Merge, verify, and save a plain transformers model folder."""
     import torch
-    from peft import PeftModel
 
-    recipe, runtime, folder = ctx.recipe, ctx.runtime(), ctx.model_folder()
-    trust = recipe.model.trust_remote_code
+    recipe, runtime = ctx.recipe, ctx.runtime()
     tokenizer = ctx.tokenizer()
-    base = materialize_weights(load_model(folder, runtime, trust))
-    tuned = PeftModel.from_pretrained(base, ctx.outputs["train"])
-    tuned.eval()
+    tuned, source = adapter_model(ctx)
     inputs = verification_inputs(ctx.outputs["dataset"], tokenizer).to(runtime.device)
     with torch.no_grad():
         adapter_logits = tuned(input_ids=inputs).logits.float()
@@ -46,6 +45,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
     tolerance = recipe.merge.tolerance or (1e-3 if runtime.dtype == "float32" else 5e-2)
     result = {
         "enabled": True,
+        "adapter_source": source,
         "verified": None,
         "max_abs_diff_vs_adapter": vs_adapter,
         "max_abs_diff_vs_base": vs_base,
@@ -60,6 +60,49 @@ def run(ctx: StepContext) -> dict[str, Any]:
     merged.save_pretrained(ctx.output)
     tokenizer.save_pretrained(ctx.output)
     return result
+
+
+def adapter_model(ctx: StepContext) -> tuple[Any, str]:
+    """The adapter model to merge (base weights in private memory, eval mode) and where it came
+    from: `memory` (trained in this run) or `disk` (base and adapter loaded)."""
+    from peft import PeftModel
+
+    adapter_dir = ctx.outputs["train"]
+    tuned = ctx.memory.pop(TRAINED_MODEL, None)
+    source = "memory"
+    if tuned is not None:
+        check_saved_adapter(tuned, adapter_dir)
+    else:
+        recipe, source = ctx.recipe, "disk"
+        base = load_model(ctx.model_folder(), ctx.runtime(), recipe.model.trust_remote_code)
+        tuned = PeftModel.from_pretrained(base, adapter_dir)
+    for module in tuned.modules():  # the weights the merge adds to: private copies first
+        if hasattr(module, "base_layer"):
+            materialize_weights(module.base_layer)
+    return tuned.eval(), source
+
+
+def check_saved_adapter(model: Any, adapter_dir: Path) -> None:
+    """Raise MergeVerificationError unless the saved adapter holds the model's adapter weights."""
+    import torch
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    saved = load_file(adapter_dir / "adapter_model.safetensors")
+    live = get_peft_model_state_dict(model)
+    differing = sorted(
+        name
+        for name in saved.keys() | live.keys()
+        if name not in saved
+        or name not in live
+        or not torch.equal(saved[name], live[name].detach().to("cpu", saved[name].dtype))
+    )
+    if differing:
+        raise MergeVerificationError(
+            f"the adapter saved in {adapter_dir} differs from the trained model in "
+            f"{len(differing)} tensors (first: {differing[0]}); the saved adapter is not the one "
+            "that was trained"
+        )
 
 
 def check_merge(vs_adapter: float, vs_base: float, tolerance: float) -> None:

@@ -6,6 +6,7 @@ Step modules are imported only when a run executes, so heavy imports at the top 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shutil
 import sys
@@ -15,12 +16,13 @@ from typing import Any
 
 from smolora_recipes.checkpoints import first_interrupt_stops, last_complete_checkpoint
 from smolora_recipes.data.splits import load_split
-from smolora_recipes.recipe.schema import LoraSection, SftSection
+from smolora_recipes.recipe.schema import LoraSection, Recipe, SftSection
 from smolora_recipes.runtime import Runtime, load_model
 from smolora_recipes.steps.context import StepContext
-from smolora_recipes.varlen_attention import use_varlen_attention
+from smolora_recipes.varlen_attention import restore_sdpa_attention, use_varlen_attention
 
 OUTPUT = "adapter"
+TRAINED_MODEL = "trained_model"  # ctx.memory key: the adapter model, for the merge step
 TRAIN_LOG = "train_log.jsonl"
 SIDE_FILES = (TRAIN_LOG,)
 STREAM_SHUFFLE_BUFFER = 1000  # rows a streamed training set is shuffled within
@@ -72,6 +74,36 @@ def resolve_targets(targets: list[str] | str, model: Any) -> list[str] | str:
     return names
 
 
+def load_quantized_model(folder: Path, runtime: Runtime, recipe: Recipe) -> Any:
+    """The base model with bitsandbytes-quantized frozen weights, ready for k-bit LoRA (QLoRA).
+
+    CUDA only; `plan` refuses a quantized recipe on a machine without CUDA or bitsandbytes.
+    """
+    import torch
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    settings = recipe.model.quantization
+    assert settings is not None
+    config = BitsAndBytesConfig(
+        load_in_4bit=settings.bits == 4,
+        load_in_8bit=settings.bits == 8,
+        bnb_4bit_quant_type=settings.quant_type,
+        bnb_4bit_use_double_quant=settings.double_quant,
+        bnb_4bit_compute_dtype=getattr(torch, settings.compute_dtype),
+    )
+    model = AutoModelForCausalLM.from_pretrained(
+        folder,
+        quantization_config=config,
+        dtype=runtime.torch_dtype,
+        device_map={"": torch.cuda.current_device()},
+        trust_remote_code=recipe.model.trust_remote_code,
+    )
+    return prepare_model_for_kbit_training(
+        model, use_gradient_checkpointing=recipe.sft.activation_checkpointing
+    )
+
+
 def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
     """The trl.SFTConfig a recipe's `sft` section describes, for this runtime."""
     from trl import SFTConfig
@@ -105,6 +137,7 @@ def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
         train_sampling_strategy="group_by_length" if sft.batching == "length_grouped" else "random",
         completion_only_loss=True,  # loss where the dataset's completion_mask says so
         activation_checkpointing=sft.activation_checkpointing,
+        **({} if sft.optim == "auto" else {"optim": sft.optim}),
         include_num_input_tokens_seen="non_padding",
         eval_strategy="no",
         report_to="none",
@@ -130,14 +163,32 @@ def plain_loss_trainer() -> type:
 
 
 def run(ctx: StepContext) -> dict[str, Any]:
-    """Train the adapter, measure eval loss before and after, save the adapter."""
+    """Train the adapter here, or on `distributed.num_processes` worker processes."""
+    if ctx.recipe.distributed.world_size > 1:
+        from smolora_recipes.distributed_launch import train_on_workers
+
+        return train_on_workers(ctx)
+    return train(ctx)
+
+
+def train(ctx: StepContext) -> dict[str, Any]:
+    """Train the adapter, measure eval loss before and after, save the adapter.
+
+    In a distributed run every worker process calls this; only the first one logs, writes the
+    train log and saves the adapter.
+    """
     from transformers import PrinterCallback
 
-    from smolora_recipes.train_callbacks import StopOnInterrupt, TrainProgress
+    from smolora_recipes.train_callbacks import RowCounter, StopOnInterrupt, TrainProgress
 
     recipe, runtime, folder = ctx.recipe, ctx.runtime(), ctx.model_folder()
     tokenizer = ctx.tokenizer()
-    model = load_model(folder, runtime, recipe.model.trust_remote_code)
+    quantization = recipe.model.quantization
+    model = (
+        load_quantized_model(folder, runtime, recipe)
+        if quantization
+        else load_model(folder, runtime, recipe.model.trust_remote_code)
+    )
     if recipe.sft.batching == "padding_free":
         use_varlen_attention(model)
     dataset_dir = ctx.outputs["dataset"]
@@ -150,7 +201,13 @@ def run(ctx: StepContext) -> dict[str, Any]:
     has_eval = eval_rows is not None
     ctx.scratch.mkdir(parents=True, exist_ok=True)
     resume = last_complete_checkpoint(ctx.scratch)
-    progress = TrainProgress(ctx, ctx.scratch / TRAIN_LOG, resume[1] if resume else 0)
+    main_process = int(os.environ.get("RANK", "0")) == 0  # set by distributed launchers
+    progress = TrainProgress(
+        ctx,
+        ctx.scratch / TRAIN_LOG if main_process else None,
+        resume[1] if resume else 0,
+        show_bar="LOCAL_RANK" not in os.environ,  # workers' output is relayed line by line
+    )
     stopper = StopOnInterrupt()
     trainer = plain_loss_trainer()(
         model=model,
@@ -162,6 +219,8 @@ def run(ctx: StepContext) -> dict[str, Any]:
         callbacks=[progress, stopper],
     )
     trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; TrainProgress logs
+    rows_seen = RowCounter(trainer.data_collator)
+    trainer.data_collator = rows_seen
     eval_before = trainer.evaluate()["eval_loss"] if has_eval else None
     if eval_before is not None:
         ctx.log(f"eval loss before training: {eval_before:.4f}")
@@ -169,18 +228,26 @@ def run(ctx: StepContext) -> dict[str, Any]:
     if resume is not None:
         ctx.log(f"resumed from step {resume[1]} (checkpoint of this same train fingerprint)")
     started = time.perf_counter()
+    rows_seen.rows = 0  # count training rows only, not the evaluation's
     with first_interrupt_stops(stopper, ctx.log):
         trainer.train(resume_from_checkpoint=str(resume[0]) if resume else None)
     if stopper.requested:
         raise KeyboardInterrupt  # checkpoint saved; the executor reports `interrupted`
     wall = time.perf_counter() - started
+    rows_per_process = rows_seen.gathered(trainer.accelerator)
     eval_after = trainer.evaluate()["eval_loss"] if has_eval else None
     if eval_after is not None:
         ctx.log(f"eval loss after training: {eval_after:.4f}")
-    shutil.copyfile(ctx.scratch / TRAIN_LOG, ctx.side_dir / TRAIN_LOG)
-    trainer.model.save_pretrained(ctx.output)
-    tokenizer.save_pretrained(ctx.output)
+    trained = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+    restore_sdpa_attention(trained)  # and no autocast wrapper: the merge compares fp32 logits
+    if main_process:
+        shutil.copyfile(ctx.scratch / TRAIN_LOG, ctx.side_dir / TRAIN_LOG)
+        trained.save_pretrained(ctx.output)
+        tokenizer.save_pretrained(ctx.output)
+    if trainer.accelerator.num_processes == 1 and not quantization:
+        ctx.memory[TRAINED_MODEL] = trained  # merging it saves reloading base and adapter
     state = trainer.state
+    world = trainer.accelerator.num_processes
     trainable, total = trainer.model.get_nb_trainable_parameters()
     tokens = int(state.num_input_tokens_seen)
     tokens_now = tokens - tokens_before
@@ -197,6 +264,9 @@ def run(ctx: StepContext) -> dict[str, Any]:
         "eval_loss_after": eval_after,
         "final_train_loss": progress.losses[-1]["loss"] if progress.losses else None,
         "trained_tokens": tokens,
+        "world_size": world,
+        "sequences_per_update": recipe.sft.batch_size * recipe.sft.grad_accum * world,
+        "rows_per_process": rows_per_process,
         "resumed_from_step": resume[1] if resume else None,
         "tokens_per_second": round(tokens_now / wall, 2) if wall > 0 else None,
         "wall_time_s": round(wall, 3),

@@ -95,6 +95,21 @@ def test_a_change_reruns_exactly_what_it_invalidates(
     assert executed == expected
 
 
+def test_merge_uses_the_model_trained_in_this_run_else_loads_it(
+    recipe: Path, executed: list[str]
+) -> None:
+    first = cached_run(recipe)
+    assert first.metrics["merge"]["adapter_source"] == "memory"
+    executed.clear()
+    alone = cached_run(recipe, "merge.tolerance=0.01")  # train cached: base + adapter from disk
+    assert executed == ["merge", "sample"]
+    assert alone.metrics["merge"]["adapter_source"] == "disk"
+    assert alone.metrics["merge"]["verified"] is True
+    assert alone.metrics["merge"]["max_abs_diff_vs_adapter"] == pytest.approx(
+        first.metrics["merge"]["max_abs_diff_vs_adapter"], abs=1e-4
+    )
+
+
 def test_editing_a_data_file_reruns_dataset_onward(recipe: Path, executed: list[str]) -> None:
     cached_run(recipe)
     executed.clear()

@@ -162,3 +162,18 @@ def test_generate_streams_from_the_merged_model(tiny_run: RunState) -> None:
         pieces.append,
     )
     assert full == "".join(pieces)
+
+
+def test_generate_answers_several_prompts_in_batches_in_order(tiny_run: RunState) -> None:
+    from click.testing import CliRunner
+
+    from smolora_recipes.cli import main
+
+    prompts = ["Who built the widget?", "What is quux?", "What colour is the fox?"]
+    arguments = ["generate", str(tiny_run.run_dir), "--max-new-tokens", "4", "--batch-size", "2"]
+    for prompt in prompts:
+        arguments += ["-p", prompt]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    shown = [line[4:] for line in result.output.splitlines() if line.startswith(">>> ")]
+    assert shown == prompts

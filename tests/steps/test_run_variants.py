@@ -73,6 +73,25 @@ def test_a_deliberately_broken_merge_is_caught(
     assert not (state.run_dir / "merged").exists()
 
 
+def test_a_saved_adapter_that_differs_from_the_trained_one_is_caught(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    tuned = get_peft_model(
+        model, LoraConfig(r=2, target_modules=["q_proj"], init_lora_weights=False)
+    )
+    tuned.save_pretrained(tmp_path)
+    merge_step.check_saved_adapter(tuned, tmp_path)  # equal: passes
+    with torch.no_grad():
+        next(p for n, p in tuned.named_parameters() if "lora_B" in n).add_(1.0)
+    with pytest.raises(MergeVerificationError, match="differs from the trained model in 1 tensors"):
+        merge_step.check_saved_adapter(tuned, tmp_path)
+
+
 def test_check_merge_rules() -> None:
     check_merge(1e-5, 0.3, 1e-3)
     with pytest.raises(MergeVerificationError, match="differ from the adapter"):

@@ -85,20 +85,23 @@ def test_padding_free_loss_equals_padded_loss(tiny_model_dir: Path, tmp_path: Pa
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    rows = Dataset.from_dict(
-        {"input_ids": [[5, 6, 7, 8, 9, 10, 11], [12, 13, 14], [15, 16, 17, 18, 19]]}
+    rows = Dataset.from_dict(  # a one-token document too: per-document attention shortcuts it
+        {"input_ids": [[5, 6, 7, 8, 9, 10, 11], [12, 13, 14], [20], [15, 16, 17, 18, 19]]}
     )
     losses = {}
-    for batching in ("padded", "padding_free", "padding_free+varlen"):
+    for batching in ("padded", "padding_free", "padding_free+varlen", "padding_free+varlen+pad"):
         model = tiny_model(tiny_model_dir)
-        if batching.endswith("+varlen"):
+        if "+varlen" in batching:
             use_varlen_attention(model)
             assert model.config._attn_implementation == "smolora_varlen_sdpa"
+        sft = SftSection(
+            batching=batching.split("+")[0],
+            batch_size=4,
+            pad_to_multiple_of=32 if batching.endswith("+pad") else None,  # 16 tokens -> 32
+        )
         trainer = plain_loss_trainer()(
             model=model,
-            args=sft_config(
-                SftSection(batching=batching.split("+")[0], batch_size=3), CPU, tmp_path / batching
-            ),
+            args=sft_config(sft, CPU, tmp_path / batching),
             train_dataset=rows,
             processing_class=tokenizer,
         )
@@ -107,8 +110,38 @@ def test_padding_free_loss_equals_padded_loss(tiny_model_dir: Path, tmp_path: Pa
         assert ("cu_seq_lens_q" in batch) is (batching != "padded")
         with torch.no_grad():
             losses[batching] = float(trainer.compute_loss(trainer.model, batch))
-    assert losses["padding_free"] == pytest.approx(losses["padded"], rel=1e-5)
-    assert losses["padding_free+varlen"] == pytest.approx(losses["padded"], rel=1e-5)
+    assert batch["input_ids"].shape[1] == 32
+    for batching in ("padding_free", "padding_free+varlen", "padding_free+varlen+pad"):
+        assert losses[batching] == pytest.approx(losses["padded"], rel=1e-5), batching
+
+
+def test_per_document_attention_equals_masked_attention_on_the_whole_row() -> None:
+    """Every position's output, one-token documents and padding included, matches SDPA over
+    the row with a block-diagonal causal mask (grouped key/value heads, as in GQA)."""
+    from smolora_recipes.varlen_attention import varlen_sdpa_forward
+
+    torch.manual_seed(0)
+    lengths = [5, 1, 3, 1, 1, 1, 4]  # a one-token document, then three padding tokens
+    total, heads, kv_heads, dim = sum(lengths), 4, 2, 8
+    query = torch.randn(1, heads, total, dim)
+    key, value = torch.randn(1, kv_heads, total, dim), torch.randn(1, kv_heads, total, dim)
+    bounds = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
+    document = torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths))
+    causal = torch.ones(total, total, dtype=torch.bool).tril()
+    mask = causal & (document[:, None] == document[None, :])
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        query,
+        key.repeat_interleave(2, dim=1),
+        value.repeat_interleave(2, dim=1),
+        attn_mask=mask,
+    ).transpose(1, 2)
+    module = torch.nn.Module()
+    module.is_causal, module.num_key_value_groups = True, heads // kv_heads
+    output, _ = varlen_sdpa_forward(
+        module, query, key, value, None, cu_seq_lens_q=bounds, dropout=0.0, scaling=dim**-0.5
+    )
+    assert output.shape == expected.shape
+    assert torch.allclose(output, expected, atol=1e-6)
 
 
 def test_materialized_weights_are_private_copies_and_stay_tied(tiny_model_dir: Path) -> None:
