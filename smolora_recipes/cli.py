@@ -86,6 +86,13 @@ def validate(recipes: tuple[str, ...], overrides: tuple[str, ...]) -> None:
         sys.exit(2)
 
 
+def batch_size_option(help_text: str) -> Any:
+    """`--batch-size N` (default 8) with the command's own help."""
+    return click.option(
+        "--batch-size", default=8, show_default=True, type=click.IntRange(1), help=help_text
+    )
+
+
 def _nproc_override(nproc: int | None) -> tuple[str, ...]:
     """`--nproc N` as the `--set` it stands for."""
     return () if nproc is None else (f"distributed.num_processes={nproc}",)
@@ -234,13 +241,7 @@ def report(run_dir: str) -> None:
     help="0 is greedy decoding.",
 )
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option(
-    "--batch-size",
-    default=8,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Prompts generated together (length-sorted, left-padded); 1 streams each answer.",
-)
+@batch_size_option("Prompts generated together (length-sorted, left-padded); 1 streams each.")
 @_reports_errors
 def generate(
     run_dir: str,
@@ -291,13 +292,7 @@ def generate(
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--batch-size",
-    default=8,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Queued requests generated together, in prompts.",
-)
+@batch_size_option("Queued requests generated together, in prompts.")
 @_reports_errors
 def serve(run_dir: str, host: str, port: int, batch_size: int) -> None:
     """Serve a finished run's tuned model with an OpenAI-compatible API (Ctrl-C stops).

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from smolora_recipes.errors import Problem, UserInputError
 from smolora_recipes.recipe.loader import LoadedRecipe
+from smolora_recipes.recipe.schema import BITSANDBYTES_OPTIMIZERS
 
 
 @dataclass(frozen=True)
@@ -52,19 +53,6 @@ def needs_cuda(loaded: LoadedRecipe) -> bool:
         or recipe.model.quantization is not None
         or recipe.sft.optim in BITSANDBYTES_OPTIMIZERS
     )
-
-
-BITSANDBYTES_OPTIMIZERS = frozenset(
-    {
-        "adamw_8bit",
-        "adamw_bnb_8bit",
-        "paged_adamw_8bit",
-        "paged_adamw_32bit",
-        "lion_8bit",
-        "lion_32bit",
-        "paged_lion_8bit",
-    }
-)
 
 
 def environment_problems(loaded: LoadedRecipe, machine: Machine) -> list[Problem]:

@@ -43,6 +43,21 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
 
+# --------------------------------------------------------------------------- optimizers
+
+TORCH_OPTIMIZERS = ("auto", "adamw_torch", "adamw_torch_fused", "adafactor", "sgd", "adagrad")
+BITSANDBYTES_OPTIMIZERS = (  # CUDA only, through bitsandbytes
+    "adamw_8bit",
+    "adamw_bnb_8bit",
+    "paged_adamw_8bit",
+    "paged_adamw_32bit",
+    "lion_8bit",
+    "lion_32bit",
+    "paged_lion_8bit",
+)
+Optimizer = Literal[TORCH_OPTIMIZERS + BITSANDBYTES_OPTIMIZERS]  # type: ignore[valid-type]
+
+
 # --------------------------------------------------------------------------- model
 
 
@@ -538,22 +553,7 @@ class SftSection(Section):
             "(`activation_checkpointing`)."
         ),
     )
-    optim: Literal[
-        "auto",
-        "adamw_torch",
-        "adamw_torch_fused",
-        "adafactor",
-        "sgd",
-        "adagrad",
-        "rmsprop",
-        "adamw_8bit",
-        "adamw_bnb_8bit",
-        "paged_adamw_8bit",
-        "paged_adamw_32bit",
-        "lion_8bit",
-        "lion_32bit",
-        "paged_lion_8bit",
-    ] = Field(
+    optim: Optimizer = Field(
         default="auto",
         description=(
             "Optimizer (`optim`). `auto`: transformers' default (fused AdamW on recent torch). "

@@ -148,3 +148,32 @@ def test_sections_that_cannot_fit_together_are_refused() -> None:
         DistributedSection(num_processes=2, num_machines=2, machine_rank=2, main_process_ip="h")
     with pytest.raises(ValueError, match="address of rank 0"):
         DistributedSection(num_processes=2, num_machines=2)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"), [("ddp", "MULTI_GPU"), ("fsdp", "FSDP"), ("deepspeed", "DEEPSPEED")]
+)
+def test_the_documented_accelerate_configs_load(name: str, kind: str) -> None:
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "accelerate"
+    config = load_config_from_file(str(docs / f"{name}.yaml"))
+    assert config.distributed_type.name == kind
+
+
+def _cuda_with_bitsandbytes() -> bool:
+    import importlib.util
+
+    import torch
+
+    return torch.cuda.is_available() and importlib.util.find_spec("bitsandbytes") is not None
+
+
+@pytest.mark.skipif(
+    not _cuda_with_bitsandbytes(), reason="QLoRA needs a CUDA GPU and bitsandbytes (none here)"
+)
+def test_qlora_trains_and_merges_into_the_full_precision_base(recipe: Path) -> None:
+    state = run_recipe(recipe, "model.quantization={bits: 4}", "sft.optim=paged_adamw_8bit")
+    assert state.status == "ok", state.error
+    assert state.metrics["merge"]["verified"] is True
+    assert state.metrics["merge"]["adapter_source"] == "disk"  # not the 4-bit model in memory

@@ -102,3 +102,20 @@ def test_bad_requests_get_openai_style_errors(served: tuple[Any, Any]) -> None:
         client.completions.create(model="tiny", prompt="x", max_tokens=0)
     with pytest.raises(openai.BadRequestError, match="messages"):
         client.chat.completions.create(model="tiny", messages=[])
+
+
+def test_serve_on_a_busy_port_is_a_clear_user_error(tiny_run: RunState) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from smolora_recipes.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", str(tiny_run.run_dir), "--port", str(port)])
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "Traceback" not in result.output
