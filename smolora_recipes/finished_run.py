@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from smolora_recipes.errors import Location, Problem, UserInputError
-from smolora_recipes.runtime import Runtime, load_model, load_tokenizer
+from smolora_recipes.runtime import Runtime, load_model, load_tokenizer, quiet_libraries
 
 
 @dataclass
@@ -41,6 +41,9 @@ def open_finished_run(run_dir: Path) -> FinishedRun:
     runtime = Runtime(**info["runtime"])
     chat = recipe.get("data", {}).get("format") == "chat"
     merged, adapter = run_dir / "merged", run_dir / "adapter"
+    import transformers  # noqa: F401  (imported here so its progress bars can be silenced)
+
+    quiet_libraries()
     if merged.is_dir():
         return FinishedRun(
             load_model(merged, runtime, trust), load_tokenizer(merged, trust), chat, "merged"
