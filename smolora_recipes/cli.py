@@ -57,31 +57,56 @@ set_option = click.option(
 )
 
 
+trust_option = click.option(
+    "--trust-remote-code",
+    "trust_remote_code",
+    is_flag=True,
+    help="Let a recipe fetched from git enable model.trust_remote_code (the model's own Python "
+    "code then runs).",
+)
+update_lock_option = click.option(
+    "--update-lock",
+    is_flag=True,
+    help="When the recipe no longer resolves to its RECIPE.lock, rewrite the lock and go on.",
+)
+RECIPE_HELP = "RECIPE: a file, builtin:NAME, git+URL@REV#path or FILE@REV."
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="smolora")
 def main() -> None:
     """smolora: declarative, reproducible LoRA fine-tuning recipes."""
 
 
-@main.command()
-@click.argument("recipes", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@main.command(epilog=RECIPE_HELP)
+@click.argument("recipes", nargs=-1, required=True)
 @set_option
+@trust_option
 @_reports_errors
-def validate(recipes: tuple[str, ...], overrides: tuple[str, ...]) -> None:
-    """Check recipes without running anything; exit 2 if any has a problem."""
+def validate(recipes: tuple[str, ...], overrides: tuple[str, ...], trust_remote_code: bool) -> None:
+    """Check recipes without running anything; exit 2 if any has a problem.
+
+    A recipe that drifted from its lock file gets a warning (`run` and `plan` would refuse it).
+    """
     from smolora_recipes.errors import RecipeError
+    from smolora_recipes.lockfile import lock_drift, lock_file
+    from smolora_recipes.plan import build_plan
     from smolora_recipes.recipe.loader import load_recipe
 
     failed = 0
     for recipe in recipes:
         try:
-            loaded = load_recipe(recipe, overrides)
+            loaded = load_recipe(recipe, overrides, allow_remote_code=trust_remote_code)
+            lock = lock_file(loaded)
+            drift = lock_drift(loaded, build_plan(loaded)) if lock and lock.is_file() else []
         except RecipeError as error:
             failed += 1
             click.echo(f"FAIL {recipe}", err=True)
             click.echo(error.render(), err=True)
             continue
         click.echo(f"ok   {recipe} (recipe {loaded.recipe.name!r})")
+        for problem in drift:
+            click.echo(f"warning: {problem.render()}", err=True)
     if failed:
         sys.exit(2)
 
@@ -97,21 +122,27 @@ no_cache_option = click.option(
 )
 
 
-@main.command()
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@main.command(epilog=RECIPE_HELP)
+@click.argument("recipe")
 @set_option
 @force_option
 @no_cache_option
+@update_lock_option
+@trust_option
 @_reports_errors
-def run(recipe: str, overrides: tuple[str, ...], force: str | None, no_cache: bool) -> None:
+def run(
+    recipe: str,
+    overrides: tuple[str, ...],
+    force: str | None,
+    no_cache: bool,
+    update_lock: bool,
+    trust_remote_code: bool,
+) -> None:
     """Run the recipe: load, dataset, train, merge, sample, report (reusing cached steps)."""
     from smolora_recipes.cache import StepCache
     from smolora_recipes.executor import RunOptions, execute, stderr_echo
-    from smolora_recipes.plan import build_plan
-    from smolora_recipes.recipe.loader import load_recipe
 
-    loaded = load_recipe(recipe, overrides)
-    compiled = build_plan(loaded)
+    loaded, compiled = _locked_plan(recipe, overrides, update_lock, trust_remote_code)
     output = loaded.recipe.output
     options = RunOptions(
         cache=None if no_cache else StepCache.at(output.cache_dir), force=force, link=output.link
@@ -120,6 +151,7 @@ def run(recipe: str, overrides: tuple[str, ...], force: str | None, no_cache: bo
         *(f"--set {o}" for o in overrides),
         *([f"--force {force}"] if force else []),
         *(["--no-cache"] if no_cache else []),
+        *(["--trust-remote-code"] if trust_remote_code else []),
     ]
     command = " ".join(["smolora", "run", recipe, *flags])
     state = execute(loaded, compiled, command, stderr_echo, options)
@@ -127,15 +159,21 @@ def run(recipe: str, overrides: tuple[str, ...], force: str | None, no_cache: bo
     sys.exit(state.exit_code)
 
 
-@main.command()
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@main.command(epilog=RECIPE_HELP)
+@click.argument("recipe")
 @set_option
 @click.option("-n", "count", default=5, show_default=True, help="Examples to show.")
 @click.option("--source", help="Only this source: its path as in the recipe, or its position.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@trust_option
 @_reports_errors
 def preview(
-    recipe: str, overrides: tuple[str, ...], count: int, source: str | None, as_json: bool
+    recipe: str,
+    overrides: tuple[str, ...],
+    count: int,
+    source: str | None,
+    as_json: bool,
+    trust_remote_code: bool,
 ) -> None:
     """Show training examples exactly as the model will see them, with the data statistics.
 
@@ -147,7 +185,7 @@ def preview(
     from smolora_recipes.recipe.loader import load_recipe
     from smolora_recipes.report import data_rows, skipped_lines
 
-    loaded = load_recipe(recipe, overrides)
+    loaded = load_recipe(recipe, overrides, allow_remote_code=trust_remote_code)
     shown = build_preview(loaded, StepCache.at(loaded.recipe.output.cache_dir), count, source)
     if as_json:
         click.echo(json.dumps(shown.to_json(), indent=2, ensure_ascii=False))
@@ -163,6 +201,22 @@ def preview(
         click.echo(f"{label:<48} {value}")
     for line in skipped_lines(shown.stats):
         click.echo(f"skipped: {line}")
+
+
+def _locked_plan(
+    recipe: str, overrides: tuple[str, ...], update_lock: bool, trust_remote_code: bool
+) -> tuple[Any, Any]:
+    """Load and plan a recipe, checked against its lock file (or the lock rewritten)."""
+    from smolora_recipes.lockfile import check_lock
+    from smolora_recipes.plan import build_plan
+    from smolora_recipes.recipe.loader import load_recipe
+
+    loaded = load_recipe(recipe, overrides, allow_remote_code=trust_remote_code)
+    compiled = build_plan(loaded)
+    note = check_lock(loaded, compiled, update_lock)
+    if note:
+        click.echo(note, err=True)
+    return loaded, compiled
 
 
 def _run_summary(state: Any) -> str:
@@ -239,24 +293,29 @@ def generate(
         click.echo()
 
 
-@main.command()
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@main.command(epilog=RECIPE_HELP)
+@click.argument("recipe")
 @set_option
 @force_option
 @no_cache_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@update_lock_option
+@trust_option
 @_reports_errors
 def plan(
-    recipe: str, overrides: tuple[str, ...], force: str | None, no_cache: bool, as_json: bool
+    recipe: str,
+    overrides: tuple[str, ...],
+    force: str | None,
+    no_cache: bool,
+    as_json: bool,
+    update_lock: bool,
+    trust_remote_code: bool,
 ) -> None:
     """Show the steps a recipe compiles to: fingerprints, and cached or will run (and why)."""
     from smolora_recipes.cache import StepCache
-    from smolora_recipes.plan import build_plan
     from smolora_recipes.plan_status import plan_status
-    from smolora_recipes.recipe.loader import load_recipe
 
-    loaded = load_recipe(recipe, overrides)
-    compiled = build_plan(loaded)
+    loaded, compiled = _locked_plan(recipe, overrides, update_lock, trust_remote_code)
     cache = None if no_cache else StepCache.at(loaded.recipe.output.cache_dir)
     statuses = {s.step: s for s in plan_status(compiled, cache, force)}
     if as_json:
@@ -269,43 +328,117 @@ def plan(
         click.echo(compiled.to_text({name: s.describe() for name, s in statuses.items()}))
 
 
-@main.command()
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@main.command(epilog=RECIPE_HELP)
+@click.argument("recipe")
 @set_option
 @click.option("--origin", is_flag=True, help="Annotate every value with where it came from.")
+@trust_option
 @_reports_errors
-def show(recipe: str, overrides: tuple[str, ...], origin: bool) -> None:
-    """Print the fully resolved recipe (extends, overrides and defaults applied)."""
+def show(recipe: str, overrides: tuple[str, ...], origin: bool, trust_remote_code: bool) -> None:
+    """Print the fully resolved recipe (extends, overrides and defaults applied), headed by the
+    commit each git reference resolved to."""
     from smolora_recipes.recipe.canonical import canonical_yaml
     from smolora_recipes.recipe.loader import load_recipe
 
-    loaded = load_recipe(recipe, overrides)
+    loaded = load_recipe(recipe, overrides, allow_remote_code=trust_remote_code)
     annotate = (lambda path: loaded.origin_of(path).describe()) if origin else None
     click.echo(canonical_yaml(loaded, annotate), nl=False)
 
 
-@main.command()
-@click.argument("old", type=click.Path(dir_okay=False))
-@click.argument("new", type=click.Path(dir_okay=False))
+@main.command(epilog=RECIPE_HELP)
+@click.argument("old")
+@click.argument("new", required=False)
+@click.option(
+    "--rev",
+    help="Compare OLD as committed at this git revision with OLD now (then give no NEW).",
+)
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "markdown", "json"]),
     default="text",
     show_default=True,
-    help="Output format.",
+    help="Output format; markdown is ready to paste into a pull request.",
 )
+@trust_option
 @_reports_errors
-def diff(old: str, new: str, output_format: str) -> None:
-    """Compare two recipes field by field and say which steps the differences invalidate."""
+def diff(
+    old: str, new: str | None, rev: str | None, output_format: str, trust_remote_code: bool
+) -> None:
+    """Compare two recipes field by field and say which steps the differences invalidate.
+
+    Either recipe may be a git revision of a file: `smolora diff recipe.yaml@HEAD~1
+    recipe.yaml`, or `smolora diff --rev main recipe.yaml`.
+    """
+    from smolora_recipes.cache import StepCache
     from smolora_recipes.diff import diff_recipes
     from smolora_recipes.recipe.loader import load_recipe
 
-    result = diff_recipes(load_recipe(old), load_recipe(new))
+    if (rev is None) == (new is None):
+        raise click.UsageError("give OLD and NEW, or --rev REV and one recipe")
+    old, new = (f"{old}@{rev}", old) if rev else (old, new)
+    assert new is not None
+    before = load_recipe(old, allow_remote_code=trust_remote_code)
+    after = load_recipe(new, allow_remote_code=trust_remote_code)
+    result = diff_recipes(before, after, StepCache.at(after.recipe.output.cache_dir))
     if output_format == "json":
         click.echo(json.dumps(result.to_json(), indent=2, default=str))
+    elif output_format == "markdown":
+        click.echo(result.to_markdown(), nl=False)
     else:
         click.echo(result.to_text())
+
+
+@main.command(epilog=RECIPE_HELP)
+@click.argument("recipe")
+@trust_option
+@_reports_errors
+def lock(recipe: str, trust_remote_code: bool) -> None:
+    """Write RECIPE.lock: each git reference's commit, each input file's sha256, the model.
+
+    `run` and `plan` then refuse to proceed when the recipe resolves differently (unless
+    --update-lock); `validate` warns.
+    """
+    from smolora_recipes.errors import display_path
+    from smolora_recipes.lockfile import write_lock
+    from smolora_recipes.plan import build_plan
+    from smolora_recipes.recipe.loader import load_recipe
+
+    loaded = load_recipe(recipe, allow_remote_code=trust_remote_code)
+    click.echo(f"wrote {display_path(write_lock(loaded, build_plan(loaded)))}")
+
+
+@main.group()
+def recipes() -> None:
+    """Discover shared recipes and copy one for local editing."""
+
+
+@recipes.command("ls")
+@click.argument("place", default="builtin")
+@_reports_errors
+def recipes_ls(place: str) -> None:
+    """List the recipes of PLACE (builtin, git+URL@REV[#folder], or a folder), each with its
+    description and the command that runs it."""
+    from smolora_recipes.recipe_catalog import list_recipes
+
+    click.echo(list_recipes(place).to_text())
+
+
+@recipes.command("cp", epilog=RECIPE_HELP)
+@click.argument("recipe")
+@click.argument("destination", type=click.Path())
+@click.option(
+    "--with-data", is_flag=True, help="Also copy the data files the recipe names, next to it."
+)
+@_reports_errors
+def recipes_cp(recipe: str, destination: str, with_data: bool) -> None:
+    """Copy a recipe for local editing, rewriting its paths so it validates in its new place."""
+    from smolora_recipes.recipe_copy import copy_recipe
+
+    written = copy_recipe(recipe, Path(destination), with_data)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"next: smolora validate {written[0]}")
 
 
 @main.command()
