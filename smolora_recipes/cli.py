@@ -6,70 +6,22 @@ commands that train or generate, so `--help`, `validate`, `plan`, `show` and `di
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
-import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from smolora_recipes import __version__
-from smolora_recipes.errors import SmoloraError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _reports_errors(command: F) -> F:
-    """Render our errors as text with their exit code; anything else as a short internal error."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except SmoloraError as error:
-            click.echo(str(error), err=True)
-            sys.exit(error.exit_code)
-        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
-            raise
-        except Exception as error:  # a bug of ours: say so plainly, traceback on request
-            if os.environ.get("SMOLORA_DEBUG"):
-                traceback.print_exc()
-            click.echo(
-                f"internal error: {type(error).__name__}: {error}\n"
-                "    hint: this is a bug in smolora; rerun with SMOLORA_DEBUG=1 for a traceback",
-                err=True,
-            )
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
-
-set_option = click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a field, e.g. --set lora.r=16 (value parsed as YAML). Repeatable.",
+from smolora_recipes import __version__, cli_recipes
+from smolora_recipes.cli_options import (
+    RECIPE_HELP,
+    reports_errors,
+    set_option,
+    trust_option,
+    update_lock_option,
 )
-
-
-trust_option = click.option(
-    "--trust-remote-code",
-    "trust_remote_code",
-    is_flag=True,
-    help="Let a recipe fetched from git enable model.trust_remote_code (the model's own Python "
-    "code then runs).",
-)
-update_lock_option = click.option(
-    "--update-lock",
-    is_flag=True,
-    help="When the recipe no longer resolves to its RECIPE.lock, rewrite the lock and go on.",
-)
-RECIPE_HELP = "RECIPE: a file, builtin:NAME, git+URL@REV#path or FILE@REV."
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,11 +30,15 @@ def main() -> None:
     """smolora: declarative, reproducible LoRA fine-tuning recipes."""
 
 
+main.add_command(cli_recipes.lock)
+main.add_command(cli_recipes.recipes)
+
+
 @main.command(epilog=RECIPE_HELP)
 @click.argument("recipes", nargs=-1, required=True)
 @set_option
 @trust_option
-@_reports_errors
+@reports_errors
 def validate(recipes: tuple[str, ...], overrides: tuple[str, ...], trust_remote_code: bool) -> None:
     """Check recipes without running anything; exit 2 if any has a problem.
 
@@ -129,7 +85,7 @@ no_cache_option = click.option(
 @no_cache_option
 @update_lock_option
 @trust_option
-@_reports_errors
+@reports_errors
 def run(
     recipe: str,
     overrides: tuple[str, ...],
@@ -166,7 +122,7 @@ def run(
 @click.option("--source", help="Only this source: its path as in the recipe, or its position.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 @trust_option
-@_reports_errors
+@reports_errors
 def preview(
     recipe: str,
     overrides: tuple[str, ...],
@@ -239,7 +195,7 @@ def _run_summary(state: Any) -> str:
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
-@_reports_errors
+@reports_errors
 def report(run_dir: str) -> None:
     """Re-render report.md and report.html of a run from its report.json."""
     from smolora_recipes.report import load_report, write_report_files
@@ -266,7 +222,7 @@ def report(run_dir: str) -> None:
     help="0 is greedy decoding.",
 )
 @click.option("--seed", default=0, show_default=True, type=int)
-@_reports_errors
+@reports_errors
 def generate(
     run_dir: str, prompts: tuple[str, ...], max_new_tokens: int, temperature: float, seed: int
 ) -> None:
@@ -301,7 +257,7 @@ def generate(
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @update_lock_option
 @trust_option
-@_reports_errors
+@reports_errors
 def plan(
     recipe: str,
     overrides: tuple[str, ...],
@@ -333,7 +289,7 @@ def plan(
 @set_option
 @click.option("--origin", is_flag=True, help="Annotate every value with where it came from.")
 @trust_option
-@_reports_errors
+@reports_errors
 def show(recipe: str, overrides: tuple[str, ...], origin: bool, trust_remote_code: bool) -> None:
     """Print the fully resolved recipe (extends, overrides and defaults applied), headed by the
     commit each git reference resolved to."""
@@ -361,7 +317,7 @@ def show(recipe: str, overrides: tuple[str, ...], origin: bool, trust_remote_cod
     help="Output format; markdown is ready to paste into a pull request.",
 )
 @trust_option
-@_reports_errors
+@reports_errors
 def diff(
     old: str, new: str | None, rev: str | None, output_format: str, trust_remote_code: bool
 ) -> None:
@@ -389,58 +345,6 @@ def diff(
         click.echo(result.to_text())
 
 
-@main.command(epilog=RECIPE_HELP)
-@click.argument("recipe")
-@trust_option
-@_reports_errors
-def lock(recipe: str, trust_remote_code: bool) -> None:
-    """Write RECIPE.lock: each git reference's commit, each input file's sha256, the model.
-
-    `run` and `plan` then refuse to proceed when the recipe resolves differently (unless
-    --update-lock); `validate` warns.
-    """
-    from smolora_recipes.errors import display_path
-    from smolora_recipes.lockfile import write_lock
-    from smolora_recipes.plan import build_plan
-    from smolora_recipes.recipe.loader import load_recipe
-
-    loaded = load_recipe(recipe, allow_remote_code=trust_remote_code)
-    click.echo(f"wrote {display_path(write_lock(loaded, build_plan(loaded)))}")
-
-
-@main.group()
-def recipes() -> None:
-    """Discover shared recipes and copy one for local editing."""
-
-
-@recipes.command("ls")
-@click.argument("place", default="builtin")
-@_reports_errors
-def recipes_ls(place: str) -> None:
-    """List the recipes of PLACE (builtin, git+URL@REV[#folder], or a folder), each with its
-    description and the command that runs it."""
-    from smolora_recipes.recipe_catalog import list_recipes
-
-    click.echo(list_recipes(place).to_text())
-
-
-@recipes.command("cp", epilog=RECIPE_HELP)
-@click.argument("recipe")
-@click.argument("destination", type=click.Path())
-@click.option(
-    "--with-data", is_flag=True, help="Also copy the data files the recipe names, next to it."
-)
-@_reports_errors
-def recipes_cp(recipe: str, destination: str, with_data: bool) -> None:
-    """Copy a recipe for local editing, rewriting its paths so it validates in its new place."""
-    from smolora_recipes.recipe_copy import copy_recipe
-
-    written = copy_recipe(recipe, Path(destination), with_data)
-    for path in written:
-        click.echo(f"wrote {path}")
-    click.echo(f"next: smolora validate {written[0]}")
-
-
 @main.command()
 @click.option(
     "--format",
@@ -450,7 +354,7 @@ def recipes_cp(recipe: str, destination: str, with_data: bool) -> None:
     show_default=True,
     help="JSON Schema, or the Markdown field reference.",
 )
-@_reports_errors
+@reports_errors
 def schema(output_format: str) -> None:
     """Print the recipe JSON Schema (or the Markdown field reference)."""
     from smolora_recipes.recipe.reference import json_schema_text, markdown_reference
@@ -460,7 +364,7 @@ def schema(output_format: str) -> None:
 
 @main.command()
 @click.argument("path", default="recipe.yaml", type=click.Path(dir_okay=False))
-@_reports_errors
+@reports_errors
 def init(path: str) -> None:
     """Write a commented starter recipe (and a small data file) that validates."""
     from smolora_recipes.starter import write_starter
@@ -485,7 +389,7 @@ cache_dir_option = click.option(
 
 @cache.command("ls")
 @cache_dir_option
-@_reports_errors
+@reports_errors
 def cache_ls(cache_dir: str | None) -> None:
     """List cache entries: step, fingerprint, size, created, last use, runs that used it."""
     from smolora_recipes.cache import StepCache
@@ -538,7 +442,7 @@ def _minute(iso_time: str) -> str:
     help="Also remove work folders of killed or interrupted steps (their checkpoints).",
 )
 @click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
-@_reports_errors
+@reports_errors
 def cache_gc(
     cache_dir: str | None,
     keep_last: int | None,

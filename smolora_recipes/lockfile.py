@@ -8,6 +8,7 @@ the recipe has drifted from it since.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,22 +73,14 @@ def lock_drift(loaded: LoadedRecipe, plan: Plan) -> list[Problem]:
     if path is None or not path.is_file():
         return []
     locked, positions = _read_lock(path)
-    current = lock_data(loaded, plan)
+    before, after = _items(locked), _items(lock_data(loaded, plan))
     problems: list[Problem] = []
-    old_refs = {pin["reference"]: (index, pin) for index, pin in enumerate(locked["references"])}
-    new_refs = {pin["reference"]: pin for pin in current["references"]}
-    for text in [*new_refs, *(text for text in old_refs if text not in new_refs)]:
-        index, before = old_refs.get(text, (None, None))
-        after = new_refs.get(text)
-        if before != after:
-            where = positions.get(("references", index)) if index is not None else None
-            problems.append(Problem(_pin_change(text, before, after), where or Location(str(path))))
-    old_inputs, new_inputs = locked["inputs"], current["inputs"]
-    for name in sorted(old_inputs.keys() | new_inputs.keys()):
-        before, after = old_inputs.get(name), new_inputs.get(name)
-        if (before or {}).get("sha256") != (after or {}).get("sha256"):  # paths are for people
-            where = positions.get(("inputs", name)) or Location(str(path))
-            problems.append(Problem(_input_change(name, before, after), where))
+    for label in [*after, *(label for label in before if label not in after)]:
+        old, new = before.get(label), after.get(label)
+        if old and new and old.identity == new.identity:
+            continue
+        where = positions.get(old.place) if old else None
+        problems.append(Problem(_change(label, old, new), where or Location(str(path))))
     if problems:
         last = problems[-1]
         problems[-1] = Problem(
@@ -97,6 +90,47 @@ def lock_drift(loaded: LoadedRecipe, plan: Plan) -> list[Problem]:
             "re-run with --update-lock (or run `smolora lock` again)",
         )
     return problems
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One locked thing: where the lock file lists it, what identifies it, a note for people."""
+
+    place: FieldPath
+    identity: str  # `commit <id>` or `sha256 <hash>`: compared whole
+    note: str = ""
+
+
+def _items(lock: dict[str, Any]) -> dict[str, _Item]:
+    """The references (by their text) and inputs (by their field) of lock data."""
+    items = {
+        str(pin["reference"]): _Item(("references", index), _identity(pin))
+        for index, pin in enumerate(lock["references"])
+    }
+    for name, identity in lock["inputs"].items():
+        note = f" ({identity.get('path')})" if isinstance(identity, dict) else ""
+        items[f"input {name}"] = _Item(("inputs", name), _identity(identity), note)
+    return items
+
+
+def _identity(entry: Any) -> str:
+    if isinstance(entry, dict) and "commit" in entry:
+        return f"commit {entry['commit']}"
+    return f"sha256 {entry.get('sha256') if isinstance(entry, dict) else entry}"
+
+
+def _change(label: str, old: _Item | None, new: _Item | None) -> str:
+    """`git+...: locked at commit 3f2a9c1b7d0e, now commit 77c0e2a4b1d9`."""
+    if old is None:
+        return f"{label}{new.note if new else ''}: not in the lock file"
+    if new is None:
+        return f"{label}{old.note}: in the lock file, but no longer used"
+    return f"{label}{new.note}: locked at {_short(old.identity)}, now {_short(new.identity)}"
+
+
+def _short(identity: str) -> str:
+    kind, _, value = identity.partition(" ")
+    return f"{kind} {value[:SHORT_COMMIT]}"
 
 
 def _read_lock(path: Path) -> tuple[dict[str, Any], dict[FieldPath, Location]]:
@@ -117,31 +151,6 @@ def _read_lock(path: Path) -> tuple[dict[str, Any], dict[FieldPath, Location]]:
             )
         )
     return data, document.positions
-
-
-def _short(pin: dict[str, str]) -> str:
-    if "commit" in pin:
-        return f"commit {str(pin['commit'])[:SHORT_COMMIT]}"
-    return f"sha256 {str(pin.get('sha256'))[:SHORT_COMMIT]}"
-
-
-def _pin_change(text: str, before: dict[str, str] | None, after: dict[str, str] | None) -> str:
-    if before is None:
-        return f"{text}: not in the lock file (a new reference)"
-    if after is None:
-        return f"{text}: in the lock file, but the recipe no longer uses it"
-    return f"{text}: locked at {_short(before)}, now resolves to {_short(after)}"
-
-
-def _input_change(name: str, before: dict[str, str] | None, after: dict[str, str] | None) -> str:
-    if before is None:
-        return f"input {name} ({after and after.get('path')}): not in the lock file"
-    if after is None:
-        return f"input {name} ({before.get('path')}): in the lock file, no longer read"
-    return (
-        f"input {name} ({after.get('path')}): content changed, locked sha256 "
-        f"{str(before.get('sha256'))[:SHORT_COMMIT]}, now {str(after.get('sha256'))[:SHORT_COMMIT]}"
-    )
 
 
 def check_lock(loaded: LoadedRecipe, plan: Plan, update: bool) -> str | None:

@@ -6,24 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from smolora_recipes.cache import StepCache
-from smolora_recipes.cli import main
 from smolora_recipes.plan import build_plan
 from smolora_recipes.recipe.loader import load_recipe
-from tests.conftest import MINIMAL_RECIPE, TRAIN_JSONL, WriteFiles
+from tests.conftest import MINIMAL_RECIPE, TRAIN_JSONL, WriteFiles, invoke
 from tests.git_repos import GitRepo
 
-
-@pytest.fixture(autouse=True)
-def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
 
 def test_markdown_for_a_change_of_lora_r(minimal: Path, write: WriteFiles) -> None:

@@ -5,21 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from smolora_recipes.cli import main
-from tests.conftest import MINIMAL_RECIPE, TRAIN_JSONL, WriteFiles
+from tests.conftest import MINIMAL_RECIPE, TRAIN_JSONL, WriteFiles, invoke
 from tests.git_repos import GitRepo
 
-
-@pytest.fixture(autouse=True)
-def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
 
 @pytest.fixture

@@ -57,20 +57,7 @@ def resolve_reference(text: str, where: Location, field: str = "") -> ResolvedRe
         return ResolvedReference(text, builtin_recipe(name, where, field))
     ref = parse_git_reference(text, where, field)
     checkout = fetch_checkout(ref, where, field)
-    file = checkout.root / ref.path
-    if not ref.path or not file.is_file():
-        found = recipe_files(checkout.root)[:12]
-        listed = ", ".join(p.relative_to(checkout.root).as_posix() for p in found) or "none"
-        raise RecipeError(
-            Problem(
-                f"{ref.path or 'no path'} is not a file of {ref.url} at commit "
-                f"{checkout.commit[:SHORT_COMMIT]}",
-                where,
-                field,
-                hint=f"name a recipe after '#'; recipe files there: {listed}",
-            )
-        )
-    return ResolvedReference(text, file, checkout)
+    return ResolvedReference(text, _file_in(checkout, ref.path, where, field), checkout)
 
 
 def resolve_argument(text: str) -> ResolvedReference | None:
@@ -82,7 +69,25 @@ def resolve_argument(text: str) -> ResolvedReference | None:
     if revision is None:
         return None
     checkout, path = revision
-    return ResolvedReference(text, checkout.root / path, checkout)
+    return ResolvedReference(text, _file_in(checkout, path, where, ""), checkout)
+
+
+def _file_in(checkout: Checkout, path: str, where: Location, field: str) -> Path:
+    """The file at `path` of a checkout, or a located error listing the recipes there."""
+    file = checkout.root / path
+    if path and file.is_file():
+        return file
+    found = recipe_files(checkout.root)[:12]
+    listed = ", ".join(p.relative_to(checkout.root).as_posix() for p in found) or "none"
+    raise RecipeError(
+        Problem(
+            f"{path or 'no path'} is not a file of {checkout.url} at commit "
+            f"{checkout.commit[:SHORT_COMMIT]}",
+            where,
+            field,
+            hint=f"recipe files there: {listed}",
+        )
+    )
 
 
 def builtin_names() -> list[str]:

@@ -7,19 +7,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from smolora_recipes.cli import main
 from smolora_recipes.plan import build_plan
 from smolora_recipes.recipe.loader import load_recipe
 from smolora_recipes.recipe.references import builtin_names
 from smolora_recipes.recipe.shared_paths import BUILTIN_RECIPES_DIR
-from tests.conftest import REPO_ROOT, WriteFiles
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
+from tests.conftest import REPO_ROOT, WriteFiles, invoke
 
 
 def test_the_repository_recipes_are_the_packaged_ones() -> None:

@@ -8,22 +8,15 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from smolora_recipes.cli import main
 from smolora_recipes.errors import RecipeError
 from smolora_recipes.plan import build_plan
 from smolora_recipes.recipe.loader import load_recipe
 from smolora_recipes.recipe.shared_paths import fetched_recipes_dir
-from tests.conftest import MINIMAL_RECIPE, TRAIN_JSONL, WriteFiles
+from tests.conftest import MINIMAL_RECIPE, TRAIN_JSONL, WriteFiles, invoke
 from tests.git_repos import GitRepo
 
 BASE = {"base.yaml": MINIMAL_RECIPE + "lora: {r: 8}\n", "data/train.jsonl": TRAIN_JSONL}
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def errors_of(reference: str, **options: bool) -> str:

@@ -8,16 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from smolora_recipes.cli import main
+from tests.conftest import invoke
 from tests.git_repos import GitRepo
 from tests.steps.conftest import chat_jsonl, tiny_recipe
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_run_lock_then_upstream_drift_is_refused(
@@ -64,11 +58,11 @@ def test_run_lock_then_upstream_drift_is_refused(
     code, _, err = invoke("run", "child.yaml")
     assert code == 2 and "Traceback" not in err
     assert (
-        f"child.yaml.lock:5:5: {reference}: locked at commit {first[:12]}, "
-        f"now resolves to commit {now[:12]}"
+        f"child.yaml.lock:5:5: {reference}: locked at commit {first[:12]}, now commit {now[:12]}"
     ) in err
     assert (
-        f"input data.sources.0.path ({now[:12]}:data/train.jsonl): content changed, locked sha256 "
+        f"child.yaml.lock:8:3: input data.sources.0.path ({now[:12]}:data/train.jsonl): "
+        f"locked at sha256 {lock.split('sha256: ')[1][:12]}, now sha256 "
     ) in err
     assert (
         "hint: the recipe no longer resolves to child.yaml.lock; if that is intended, re-run "
