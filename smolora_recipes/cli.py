@@ -107,6 +107,7 @@ def run(
         *(f"--set {o}" for o in overrides),
         *([f"--force {force}"] if force else []),
         *(["--no-cache"] if no_cache else []),
+        *(["--update-lock"] if update_lock else []),
         *(["--trust-remote-code"] if trust_remote_code else []),
     ]
     command = " ".join(["smolora", "run", recipe, *flags])

@@ -98,7 +98,7 @@ def test_bad_references_are_located_one_paragraph_errors(
     reference = reference.format(url=repo.url)
     started = time.monotonic()
     code, _, err = invoke("validate", reference)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 30  # far below the 120 s a hanging git would take
     assert code == 2 and "Traceback" not in err
     assert f"FAIL {reference}\n{reference}: {expected.format(url=repo.url)}" in err
     assert "\n    hint: " in err
