@@ -19,13 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from smolora_recipes.file_lock import fcntl, held_lock
 from smolora_recipes.hashing import file_sha256
 from smolora_recipes.home import smolora_home
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; runs there must not share a cache concurrently
-    fcntl = None  # type: ignore[assignment]
 
 CACHE_VERSION = 1
 MANIFEST = "manifest.json"
@@ -103,20 +99,8 @@ class StepCache:
     @contextlib.contextmanager
     def lock(self, step: str, fingerprint: str) -> Iterator[None]:
         """Hold the writer's lock of one entry (waits while another process holds it)."""
-        path = self.root / step / f".{fingerprint}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a+") as handle:
-            if fcntl is not None:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(os.getpid()))
-            handle.flush()
-            try:
-                yield
-            finally:
-                if fcntl is not None:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+        with held_lock(self.root / step / f".{fingerprint}.lock"):
+            yield
 
     def is_held(self, step: str, fingerprint: str) -> bool:
         """True while some process holds the entry's writer lock."""

@@ -6,54 +6,21 @@ commands that train or generate, so `--help`, `validate`, `plan`, `show` and `di
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
-import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from smolora_recipes import __version__
-from smolora_recipes.errors import SmoloraError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _reports_errors(command: F) -> F:
-    """Render our errors as text with their exit code; anything else as a short internal error."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except SmoloraError as error:
-            click.echo(str(error), err=True)
-            sys.exit(error.exit_code)
-        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
-            raise
-        except Exception as error:  # a bug of ours: say so plainly, traceback on request
-            if os.environ.get("SMOLORA_DEBUG"):
-                traceback.print_exc()
-            click.echo(
-                f"internal error: {type(error).__name__}: {error}\n"
-                "    hint: this is a bug in smolora; rerun with SMOLORA_DEBUG=1 for a traceback",
-                err=True,
-            )
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
-
-set_option = click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a field, e.g. --set lora.r=16 (value parsed as YAML). Repeatable.",
+from smolora_recipes import __version__, cli_recipes
+from smolora_recipes.cli_options import (
+    RECIPE_HELP,
+    reports_errors,
+    set_option,
+    trust_option,
+    update_lock_option,
 )
 
 
@@ -63,25 +30,39 @@ def main() -> None:
     """smolora: declarative, reproducible LoRA fine-tuning recipes."""
 
 
-@main.command()
-@click.argument("recipes", nargs=-1, required=True, type=click.Path(dir_okay=False))
+main.add_command(cli_recipes.lock)
+main.add_command(cli_recipes.recipes)
+
+
+@main.command(epilog=RECIPE_HELP)
+@click.argument("recipes", nargs=-1, required=True)
 @set_option
-@_reports_errors
-def validate(recipes: tuple[str, ...], overrides: tuple[str, ...]) -> None:
-    """Check recipes without running anything; exit 2 if any has a problem."""
+@trust_option
+@reports_errors
+def validate(recipes: tuple[str, ...], overrides: tuple[str, ...], trust_remote_code: bool) -> None:
+    """Check recipes without running anything; exit 2 if any has a problem.
+
+    A recipe that drifted from its lock file gets a warning (`run` and `plan` would refuse it).
+    """
     from smolora_recipes.errors import RecipeError
+    from smolora_recipes.lockfile import lock_drift, lock_file
+    from smolora_recipes.plan import build_plan
     from smolora_recipes.recipe.loader import load_recipe
 
     failed = 0
     for recipe in recipes:
         try:
-            loaded = load_recipe(recipe, overrides)
+            loaded = load_recipe(recipe, overrides, allow_remote_code=trust_remote_code)
+            lock = lock_file(loaded)
+            drift = lock_drift(loaded, build_plan(loaded)) if lock and lock.is_file() else []
         except RecipeError as error:
             failed += 1
             click.echo(f"FAIL {recipe}", err=True)
             click.echo(error.render(), err=True)
             continue
         click.echo(f"ok   {recipe} (recipe {loaded.recipe.name!r})")
+        for problem in drift:
+            click.echo(f"warning: {problem.render()}", err=True)
     if failed:
         sys.exit(2)
 
@@ -116,27 +97,30 @@ nproc_option = click.option(
 )
 
 
-@main.command()
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@main.command(epilog=RECIPE_HELP)
+@click.argument("recipe")
 @set_option
 @force_option
 @no_cache_option
+@update_lock_option
+@trust_option
 @nproc_option
-@_reports_errors
+@reports_errors
 def run(
-    recipe: str, overrides: tuple[str, ...], force: str | None, no_cache: bool, nproc: int | None
+    recipe: str,
+    overrides: tuple[str, ...],
+    force: str | None,
+    no_cache: bool,
+    update_lock: bool,
+    trust_remote_code: bool,
+    nproc: int | None,
 ) -> None:
     """Run the recipe: load, dataset, train, merge, sample, report (reusing cached steps)."""
     from smolora_recipes.cache import StepCache
-    from smolora_recipes.environment_check import check_environment
     from smolora_recipes.executor import RunOptions, execute, stderr_echo
-    from smolora_recipes.plan import build_plan
-    from smolora_recipes.recipe.loader import load_recipe
 
     overrides = (*overrides, *_nproc_override(nproc))
-    loaded = load_recipe(recipe, overrides)
-    check_environment(loaded)
-    compiled = build_plan(loaded)
+    loaded, compiled = _locked_plan(recipe, overrides, update_lock, trust_remote_code)
     output = loaded.recipe.output
     helper = loaded.recipe.distributed.machine_rank > 0  # trains only: machine 0 does the rest
     options = RunOptions(
@@ -149,6 +133,8 @@ def run(
         *(f"--set {o}" for o in overrides),
         *([f"--force {force}"] if force else []),
         *(["--no-cache"] if no_cache else []),
+        *(["--update-lock"] if update_lock else []),
+        *(["--trust-remote-code"] if trust_remote_code else []),
     ]
     command = " ".join(["smolora", "run", recipe, *flags])
     state = execute(loaded, compiled, command, stderr_echo, options)
@@ -156,15 +142,21 @@ def run(
     sys.exit(state.exit_code)
 
 
-@main.command()
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@main.command(epilog=RECIPE_HELP)
+@click.argument("recipe")
 @set_option
 @click.option("-n", "count", default=5, show_default=True, help="Examples to show.")
 @click.option("--source", help="Only this source: its path as in the recipe, or its position.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-@_reports_errors
+@trust_option
+@reports_errors
 def preview(
-    recipe: str, overrides: tuple[str, ...], count: int, source: str | None, as_json: bool
+    recipe: str,
+    overrides: tuple[str, ...],
+    count: int,
+    source: str | None,
+    as_json: bool,
+    trust_remote_code: bool,
 ) -> None:
     """Show training examples exactly as the model will see them, with the data statistics.
 
@@ -176,7 +168,7 @@ def preview(
     from smolora_recipes.recipe.loader import load_recipe
     from smolora_recipes.report import data_rows, skipped_lines
 
-    loaded = load_recipe(recipe, overrides)
+    loaded = load_recipe(recipe, overrides, allow_remote_code=trust_remote_code)
     shown = build_preview(loaded, StepCache.at(loaded.recipe.output.cache_dir), count, source)
     if as_json:
         click.echo(json.dumps(shown.to_json(), indent=2, ensure_ascii=False))
@@ -192,6 +184,25 @@ def preview(
         click.echo(f"{label:<48} {value}")
     for line in skipped_lines(shown.stats):
         click.echo(f"skipped: {line}")
+
+
+def _locked_plan(
+    recipe: str, overrides: tuple[str, ...], update_lock: bool, trust_remote_code: bool
+) -> tuple[Any, Any]:
+    """Load and plan a recipe, checked against this machine and its lock file (or the lock
+    rewritten)."""
+    from smolora_recipes.environment_check import check_environment
+    from smolora_recipes.lockfile import check_lock
+    from smolora_recipes.plan import build_plan
+    from smolora_recipes.recipe.loader import load_recipe
+
+    loaded = load_recipe(recipe, overrides, allow_remote_code=trust_remote_code)
+    check_environment(loaded)
+    compiled = build_plan(loaded)
+    note = check_lock(loaded, compiled, update_lock)
+    if note:
+        click.echo(note, err=True)
+    return loaded, compiled
 
 
 def _run_summary(state: Any) -> str:
@@ -214,7 +225,7 @@ def _run_summary(state: Any) -> str:
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
-@_reports_errors
+@reports_errors
 def report(run_dir: str) -> None:
     """Re-render report.md and report.html of a run from its report.json."""
     from smolora_recipes.report import load_report, write_report_files
@@ -242,7 +253,7 @@ def report(run_dir: str) -> None:
 )
 @click.option("--seed", default=0, show_default=True, type=int)
 @batch_size_option("Prompts generated together (length-sorted, left-padded); 1 streams each.")
-@_reports_errors
+@reports_errors
 def generate(
     run_dir: str,
     prompts: tuple[str, ...],
@@ -293,7 +304,7 @@ def generate(
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @batch_size_option("Queued requests generated together, in prompts.")
-@_reports_errors
+@reports_errors
 def serve(run_dir: str, host: str, port: int, batch_size: int) -> None:
     """Serve a finished run's tuned model with an OpenAI-compatible API (Ctrl-C stops).
 
@@ -326,20 +337,24 @@ def serve(run_dir: str, host: str, port: int, batch_size: int) -> None:
         server.server_close()
 
 
-@main.command()
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@main.command(epilog=RECIPE_HELP)
+@click.argument("recipe")
 @set_option
 @force_option
 @no_cache_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@update_lock_option
+@trust_option
 @nproc_option
-@_reports_errors
+@reports_errors
 def plan(
     recipe: str,
     overrides: tuple[str, ...],
     force: str | None,
     no_cache: bool,
     as_json: bool,
+    update_lock: bool,
+    trust_remote_code: bool,
     nproc: int | None,
 ) -> None:
     """Show the steps a recipe compiles to: fingerprints, and cached or will run (and why).
@@ -347,14 +362,10 @@ def plan(
     Also checks the recipe against this machine (CUDA for QLoRA, FSDP, DeepSpeed, 8-bit
     optimizers) and exits 2 naming what is missing."""
     from smolora_recipes.cache import StepCache
-    from smolora_recipes.environment_check import check_environment
-    from smolora_recipes.plan import build_plan
     from smolora_recipes.plan_status import plan_status
-    from smolora_recipes.recipe.loader import load_recipe
 
-    loaded = load_recipe(recipe, (*overrides, *_nproc_override(nproc)))
-    check_environment(loaded)
-    compiled = build_plan(loaded)
+    overrides = (*overrides, *_nproc_override(nproc))
+    loaded, compiled = _locked_plan(recipe, overrides, update_lock, trust_remote_code)
     cache = None if no_cache else StepCache.at(loaded.recipe.output.cache_dir)
     statuses = {s.step: s for s in plan_status(compiled, cache, force)}
     if as_json:
@@ -367,41 +378,63 @@ def plan(
         click.echo(compiled.to_text({name: s.describe() for name, s in statuses.items()}))
 
 
-@main.command()
-@click.argument("recipe", type=click.Path(dir_okay=False))
+@main.command(epilog=RECIPE_HELP)
+@click.argument("recipe")
 @set_option
 @click.option("--origin", is_flag=True, help="Annotate every value with where it came from.")
-@_reports_errors
-def show(recipe: str, overrides: tuple[str, ...], origin: bool) -> None:
-    """Print the fully resolved recipe (extends, overrides and defaults applied)."""
+@trust_option
+@reports_errors
+def show(recipe: str, overrides: tuple[str, ...], origin: bool, trust_remote_code: bool) -> None:
+    """Print the fully resolved recipe (extends, overrides and defaults applied), headed by the
+    commit each git reference resolved to."""
     from smolora_recipes.recipe.canonical import canonical_yaml
     from smolora_recipes.recipe.loader import load_recipe
 
-    loaded = load_recipe(recipe, overrides)
+    loaded = load_recipe(recipe, overrides, allow_remote_code=trust_remote_code)
     annotate = (lambda path: loaded.origin_of(path).describe()) if origin else None
     click.echo(canonical_yaml(loaded, annotate), nl=False)
 
 
-@main.command()
-@click.argument("old", type=click.Path(dir_okay=False))
-@click.argument("new", type=click.Path(dir_okay=False))
+@main.command(epilog=RECIPE_HELP)
+@click.argument("old")
+@click.argument("new", required=False)
+@click.option(
+    "--rev",
+    help="Compare OLD as committed at this git revision with OLD now (then give no NEW).",
+)
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "markdown", "json"]),
     default="text",
     show_default=True,
-    help="Output format.",
+    help="Output format; markdown is ready to paste into a pull request.",
 )
-@_reports_errors
-def diff(old: str, new: str, output_format: str) -> None:
-    """Compare two recipes field by field and say which steps the differences invalidate."""
+@trust_option
+@reports_errors
+def diff(
+    old: str, new: str | None, rev: str | None, output_format: str, trust_remote_code: bool
+) -> None:
+    """Compare two recipes field by field and say which steps the differences invalidate.
+
+    Either recipe may be a git revision of a file: `smolora diff recipe.yaml@HEAD~1
+    recipe.yaml`, or `smolora diff --rev main recipe.yaml`.
+    """
+    from smolora_recipes.cache import StepCache
     from smolora_recipes.diff import diff_recipes
     from smolora_recipes.recipe.loader import load_recipe
 
-    result = diff_recipes(load_recipe(old), load_recipe(new))
+    if (rev is None) == (new is None):
+        raise click.UsageError("give OLD and NEW, or --rev REV and one recipe")
+    old, new = (f"{old}@{rev}", old) if rev else (old, new)
+    assert new is not None
+    before = load_recipe(old, allow_remote_code=trust_remote_code)
+    after = load_recipe(new, allow_remote_code=trust_remote_code)
+    result = diff_recipes(before, after, StepCache.at(after.recipe.output.cache_dir))
     if output_format == "json":
         click.echo(json.dumps(result.to_json(), indent=2, default=str))
+    elif output_format == "markdown":
+        click.echo(result.to_markdown(), nl=False)
     else:
         click.echo(result.to_text())
 
@@ -415,7 +448,7 @@ def diff(old: str, new: str, output_format: str) -> None:
     show_default=True,
     help="JSON Schema, or the Markdown field reference.",
 )
-@_reports_errors
+@reports_errors
 def schema(output_format: str) -> None:
     """Print the recipe JSON Schema (or the Markdown field reference)."""
     from smolora_recipes.recipe.reference import json_schema_text, markdown_reference
@@ -425,7 +458,7 @@ def schema(output_format: str) -> None:
 
 @main.command()
 @click.argument("path", default="recipe.yaml", type=click.Path(dir_okay=False))
-@_reports_errors
+@reports_errors
 def init(path: str) -> None:
     """Write a commented starter recipe (and a small data file) that validates."""
     from smolora_recipes.starter import write_starter
@@ -450,7 +483,7 @@ cache_dir_option = click.option(
 
 @cache.command("ls")
 @cache_dir_option
-@_reports_errors
+@reports_errors
 def cache_ls(cache_dir: str | None) -> None:
     """List cache entries: step, fingerprint, size, created, last use, runs that used it."""
     from smolora_recipes.cache import StepCache
@@ -503,7 +536,7 @@ def _minute(iso_time: str) -> str:
     help="Also remove work folders of killed or interrupted steps (their checkpoints).",
 )
 @click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
-@_reports_errors
+@reports_errors
 def cache_gc(
     cache_dir: str | None,
     keep_last: int | None,

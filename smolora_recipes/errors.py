@@ -7,11 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from smolora_recipes.recipe.shared_paths import shared_label
+
 
 def display_path(path: str | os.PathLike[str] | None) -> str:
-    """Return `path` relative to the working directory when it lies below it, else as is."""
+    """`path` relative to the working directory when it lies below it, its label when it lies
+    in a shared place (`builtin:quickstart.yaml`, `3f2a9c1b7d0e:base.yaml`), else as is."""
     if path is None:
         return "<unknown>"
+    label = shared_label(path)
+    if label is not None:
+        return label
     text = str(path)
     try:
         rel = os.path.relpath(text)

@@ -15,7 +15,6 @@ from typing import Any
 
 from smolora_recipes import __version__
 from smolora_recipes.data.readers import local_dataset_folder
-from smolora_recipes.errors import display_path
 from smolora_recipes.hashing import digest, file_sha256, files_sha256, path_sha256
 from smolora_recipes.models import BUILTIN_MODELS, classify_model
 from smolora_recipes.recipe.canonical import canonical_data, portable_path
@@ -199,7 +198,15 @@ def build_plan(loaded: LoadedRecipe) -> Plan:
                 _batch_note(recipe) if spec.name == "train" else [],
             )
         )
-    return Plan(recipe.name, display_path(loaded.file), steps)
+    return Plan(recipe.name, loaded.label, steps)
+
+
+def plan_inputs(plan: Plan) -> dict[str, dict[str, str]]:
+    """Every input file or folder the plan's steps read: `{field: {"path", "sha256"}}`."""
+    inputs: dict[str, dict[str, str]] = {}
+    for step in plan.steps:
+        inputs.update(step.inputs)
+    return inputs
 
 
 def _batch_note(recipe: Recipe) -> list[str]:

@@ -221,7 +221,8 @@ def merge_line(merge: dict[str, Any] | None) -> str:
     return "merge: not verified"
 
 
-def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
+def markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
+    """Lines of a Markdown table (cells already escaped, e.g. with `cell`)."""
     header = list(header)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines.extend("| " + " | ".join(row) + " |" for row in rows)
@@ -257,18 +258,21 @@ def render_markdown(report: dict[str, Any]) -> str:
             "",
         ]
     summary = recipe.get("summary") or {}
+    for ref in recipe.get("references") or []:
+        pinned = f" at commit `{ref['commit']}`" if ref.get("commit") else ""
+        lines += [f"Recipe reference `{ref['reference']}`{pinned}", ""]
     if summary:
         lines += [
             "## Recipe",
             "",
-            *_table(["field", "value"], ([f"`{k}`", cell(v)] for k, v in summary.items())),
+            *markdown_table(["field", "value"], ([f"`{k}`", cell(v)] for k, v in summary.items())),
             "",
         ]
     steps = report.get("steps") or []
     lines += [
         "## Steps",
         "",
-        *_table(
+        *markdown_table(
             ["step", "status", "outcome", "seconds", "fingerprint"],
             (
                 [
@@ -285,10 +289,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     metrics = metric_rows(report)
     if metrics:
-        lines += ["## Training", "", *_table(["metric", "value"], metrics), ""]
+        lines += ["## Training", "", *markdown_table(["metric", "value"], metrics), ""]
     data = data_rows(report.get("data"))
     if data:
-        lines += ["## Data", "", *_table(["", "count"], data), ""]
+        lines += ["## Data", "", *markdown_table(["", "count"], data), ""]
     skipped = skipped_lines(report.get("data"))
     if skipped:
         lines += [
@@ -317,7 +321,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += [
             "## Artifacts",
             "",
-            *_table(
+            *markdown_table(
                 ["path", "size", "sha256"],
                 (
                     [
@@ -353,7 +357,7 @@ def _samples_markdown(samples: dict[str, Any] | None) -> list[str]:
         ]
         for i in samples["items"]
     )
-    return [*lines, *_table(["prompt", "expected", "base", "tuned"], rows), ""]
+    return [*lines, *markdown_table(["prompt", "expected", "base", "tuned"], rows), ""]
 
 
 def _listed(values: list[Any] | None) -> str | None:

@@ -101,7 +101,10 @@ def _recipe_section(state: RunState) -> dict[str, Any]:
     return {
         "name": recipe.name,
         "description": recipe.description,
-        "file": display_path(state.loaded.file),
+        "file": state.loaded.label,
+        "references": [
+            {"reference": ref.text, "commit": ref.commit} for ref in state.loaded.references
+        ],
         "summary": summary,
     }
 

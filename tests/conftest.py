@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,6 +24,21 @@ def isolated_home(
 
 
 WriteFiles = Callable[..., Path]
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    """Run the `smolora` command in process: exit code, stdout, stderr."""
+    from smolora_recipes.cli import main
+
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run from the test's folder, as users run from the folder holding their recipes."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture

@@ -8,21 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from smolora_recipes.cli import main
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, invoke
 
-
-@pytest.fixture(autouse=True)
-def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run from the folder holding the recipes, as users do, so paths display relative."""
-    monkeypatch.chdir(tmp_path)
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
 
 def test_every_command_has_help() -> None:

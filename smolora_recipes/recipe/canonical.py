@@ -15,15 +15,22 @@ import yaml
 
 from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.recipe.schema_walk import marked_fields
+from smolora_recipes.recipe.shared_paths import shared_label, shared_root
 from smolora_recipes.recipe.yaml_source import FieldPath, set_value_at, value_at
 
 Annotate = Callable[[FieldPath], str]
 
 
 def portable_path(path: str, base_dir: Path) -> str:
-    """A path relative to `base_dir` in posix form when that is shorter and safe, else as is."""
+    """A path relative to `base_dir` in posix form, except: a path in another shared place is
+    shown by its label (`3f2a9c1b7d0e:data/a.jsonl`, the same on every machine), and a path
+    outside the shared place `base_dir` lies in (a builtin recipe's runs folder) stays absolute.
+    """
     if not os.path.isabs(path):
         return Path(path).as_posix()
+    root = shared_root(path)
+    if root != shared_root(base_dir):
+        return shared_label(path) or Path(path).as_posix()
     try:
         relative = os.path.relpath(path, base_dir)
     except ValueError:
@@ -42,9 +49,16 @@ def canonical_data(loaded: LoadedRecipe) -> dict[str, Any]:
 
 
 def canonical_yaml(loaded: LoadedRecipe, annotate: Annotate | None = None) -> str:
-    """Canonical YAML text; with `annotate`, each value line ends with `# <annotation>`."""
-    lines = list(_emit(canonical_data(loaded), (), 0, annotate))
+    """Canonical YAML text, headed by the commit each git reference resolved to; with
+    `annotate`, each value line ends with `# <annotation>`."""
+    header = [f"# {ref.text} is commit {ref.commit}" for ref in loaded.references if ref.commit]
+    lines = [*header, *_emit(canonical_data(loaded), (), 0, annotate)]
     return "\n".join(lines) + "\n"
+
+
+def yaml_text(data: dict[str, Any]) -> str:
+    """Plain data as canonical YAML: block style, one value per line, keys in the given order."""
+    return "\n".join(_emit(data, (), 0, None)) + "\n"
 
 
 def flatten(data: Any, prefix: FieldPath = ()) -> dict[FieldPath, Any]:

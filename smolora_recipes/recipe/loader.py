@@ -10,17 +10,30 @@ import copy
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
-from smolora_recipes.errors import Location, Problem, RecipeError
+from smolora_recipes.errors import Location, Problem, RecipeError, display_path
 from smolora_recipes.models import looks_local
+from smolora_recipes.recipe.origin import Origin, OriginKind
 from smolora_recipes.recipe.problems import problems_from_validation
+from smolora_recipes.recipe.references import (
+    ResolvedReference,
+    is_reference,
+    resolve_argument,
+    resolve_reference,
+)
 from smolora_recipes.recipe.schema import ModelRefMarker, PathMarker, Recipe
 from smolora_recipes.recipe.schema_walk import marked_fields
+from smolora_recipes.recipe.shared_paths import checkout_root, shared_root
+from smolora_recipes.recipe.shared_rules import (
+    drop_shared_outputs,
+    escape_problem,
+    remote_code_problems,
+)
 from smolora_recipes.recipe.yaml_source import (
     FieldPath,
     YamlDocument,
@@ -31,50 +44,29 @@ from smolora_recipes.recipe.yaml_source import (
     value_at,
 )
 
-OriginKind = Literal["default", "file", "extends", "set", "env"]
 _INVALID_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a resolved value came from."""
-
-    kind: OriginKind
-    location: Location | None = None
-    detail: str = ""
-
-    def describe(self) -> str:
-        """Human form: `default`, `recipe.yaml:3:5`, `base.yaml:2:3 (extends)`, `--set lora.r=8`."""
-        if self.kind == "default":
-            return f"default ({self.detail})" if self.detail else "default"
-        if self.kind == "set":
-            return f"--set {self.detail}"
-        if self.kind == "env":
-            return f"env {self.detail} at {self.location}"
-        suffix = " (extends)" if self.kind == "extends" else ""
-        return f"{self.location}{suffix}"
-
-    def base_dir(self, fallback: Path) -> Path:
-        """The folder a relative path written at this origin is relative to."""
-        if self.kind == "set":
-            return Path.cwd()
-        if self.location is None or self.location.literal:
-            return fallback
-        return Path(self.location.file).parent
 
 
 @dataclass
 class LoadedRecipe:
-    """A validated recipe plus the file it came from and the origin of every value."""
+    """A validated recipe plus the file it came from, the origin of every value, and the
+    references (`builtin:`, `git+`) it was read through, the top one first."""
 
     recipe: Recipe
     file: Path
     origins: dict[FieldPath, Origin]
+    references: list[ResolvedReference] = field(default_factory=list)
 
     @property
     def base_dir(self) -> Path:
         """The folder of the top recipe file: relative defaults resolve here."""
         return self.file.parent
+
+    @property
+    def label(self) -> str:
+        """How the command line named the recipe: its reference, else its path."""
+        named = [ref.text for ref in self.references if ref.file == self.file]
+        return named[0] if named else display_path(self.file)
 
     def origin_of(self, path: FieldPath) -> Origin:
         """Origin of the value at `path`: where it was written, else `default`."""
@@ -85,11 +77,20 @@ def load_recipe(
     file: str | os.PathLike[str],
     overrides: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    *,
+    allow_remote_code: bool = False,
 ) -> LoadedRecipe:
-    """Load, merge, override and validate a recipe file; raise RecipeError listing every problem."""
+    """Load, merge, override and validate a recipe (a file path, `builtin:NAME`,
+    `git+URL@REV#path` or `FILE@REV`); raise RecipeError listing every problem.
+
+    `allow_remote_code` lets a recipe fetched from git enable `model.trust_remote_code`.
+    """
     env = os.environ if env is None else env
-    top = Path(os.path.abspath(file))
-    data, origins = _read_chain(top, env, stack=())
+    argument = resolve_argument(str(file))
+    references = [argument] if argument else []
+    top = argument.file if argument else Path(os.path.abspath(file))
+    data, origins = _read_chain(top, env, (), references)
+    drop_shared_outputs(data, origins)
     problems: list[Problem] = []
     for override in overrides:
         problems.extend(_apply_override(data, origins, override))
@@ -102,10 +103,12 @@ def load_recipe(
     except ValidationError as error:
         problems.extend(problems_from_validation(error, data, _locator(origins, top)))
         recipe = None
+    if recipe is not None and recipe.model.trust_remote_code and not allow_remote_code:
+        problems.extend(remote_code_problems(origins))
     if problems or recipe is None:
         raise RecipeError(_sorted(problems))
-    _resolve_default_paths(recipe, top.parent)
-    return LoadedRecipe(recipe=recipe, file=top, origins=origins)
+    _resolve_default_paths(recipe, Path.cwd() if shared_root(top) else top.parent)
+    return LoadedRecipe(recipe, top, origins, references)
 
 
 # --------------------------------------------------------------------------- files and extends
@@ -148,9 +151,14 @@ def _read_document(file: Path, env: Mapping[str, str], where: Location | None) -
 
 
 def _read_chain(
-    file: Path, env: Mapping[str, str], stack: tuple[Path, ...], where: Location | None = None
+    file: Path,
+    env: Mapping[str, str],
+    stack: tuple[Path, ...],
+    references: list[ResolvedReference],
+    where: Location | None = None,
 ) -> tuple[dict[str, Any], dict[FieldPath, Origin]]:
-    """Read `file` and everything it extends, merged base-first, with origins."""
+    """Read `file` and everything it extends, merged base-first, with origins; append each
+    reference met on the way to `references`."""
     document = _read_document(file, env, where)
     kind: OriginKind = "extends" if stack else "file"
     origins = {
@@ -174,14 +182,21 @@ def _read_chain(
                 hint="write e.g. `extends: base.yaml`",
             )
         )
-    parent_file = Path(os.path.abspath(file.parent / Path(parent).expanduser()))
+    if is_reference(parent):
+        references.append(resolve_reference(parent, where_parent, "extends"))
+        parent_file = references[-1].file
+    else:
+        parent_file = Path(os.path.abspath(file.parent / Path(parent).expanduser()))
+        problem = escape_problem(parent, parent_file, checkout_root(file), where_parent, "extends")
+        if problem:
+            raise RecipeError(problem)
     chain = (*stack, file)
     if parent_file in chain:
         cycle = " -> ".join(p.name for p in (*chain, parent_file))
         raise RecipeError(
             Problem(f"extends cycle: {cycle}", where_parent, "extends", hint="remove one link")
         )
-    base_data, base_origins = _read_chain(parent_file, env, chain, where_parent)
+    base_data, base_origins = _read_chain(parent_file, env, chain, references, where_parent)
     return _deep_merge(base_data, base_origins, data, origins)
 
 
@@ -312,11 +327,16 @@ def _resolve_paths(
         value = value_at(data, path)
         if not isinstance(value, str) or not value:
             continue  # the schema reports wrong types
-        base_dir = origins.get(path, Origin("default")).base_dir(top_dir)
+        origin = origins.get(path, Origin("default"))
+        base_dir = origin.base_dir(top_dir)
         if isinstance(marker, ModelRefMarker) and not looks_local(value, base_dir):
             continue
         resolved = Path(os.path.normpath(base_dir / Path(value).expanduser()))
         set_value_at(data, path, str(resolved))
+        escape = escape_problem(value, resolved, origin.checkout(), locate(path), path_text(path))
+        if escape:
+            problems.append(escape)
+            continue
         must_exist = isinstance(marker, ModelRefMarker) or marker.must_exist
         problem = _check_exists(resolved, marker) if must_exist else None
         if problem:

@@ -115,7 +115,8 @@ class ModelSection(Section):
         default=False,
         description=(
             "Allow the model repository to run its own Python code. Off unless the recipe says "
-            "so; the run prints a warning and the report records it."
+            "so (a recipe fetched from git also needs `--trust-remote-code` on the command "
+            "line); the run prints a warning and the report records it."
         ),
     )
 
@@ -655,11 +656,18 @@ class OutputSection(Section):
 
     dir: OutputPath = Field(
         default=Path("runs"),
-        description="Runs go to `<dir>/<name>/<run-id>/`, relative to the recipe file.",
+        description=(
+            "Runs go to `<dir>/<name>/<run-id>/`, relative to the recipe file. A `builtin:` or "
+            "`git+` recipe's own value is not used: its runs go to `runs/` in the working "
+            "directory."
+        ),
     )
     cache_dir: OutputPath | None = Field(
         default=None,
-        description="Step cache folder; empty means `$SMOLORA_HOME/cache` (shared by recipes).",
+        description=(
+            "Step cache folder; empty means `$SMOLORA_HOME/cache` (shared by recipes). A "
+            "`builtin:` or `git+` recipe's own value is not used."
+        ),
     )
     link: Literal["symlink", "copy"] = Field(
         default="symlink",
@@ -760,8 +768,9 @@ class Recipe(Section):
     extends: str | None = Field(
         default=None,
         description=(
-            "A recipe this one builds on, relative to this file. Mappings are deep-merged "
-            "(this file wins); lists are replaced whole. Chains are allowed, cycles are not."
+            "A recipe this one builds on: a path relative to this file, `builtin:NAME`, or "
+            "`git+URL@REV#path` (REV a commit, tag or branch). Mappings are deep-merged (this "
+            "file wins); lists are replaced whole. Chains are allowed, cycles are not."
         ),
     )
     model: ModelSection = Field(default_factory=ModelSection, description=ModelSection.__doc__)

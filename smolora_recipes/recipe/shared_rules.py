@@ -1,0 +1,64 @@
+"""What a recipe from a shared place may not do: choose where runs go, enable the model's own
+code (fetched from git), or read files outside its repository (fetched from git)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from smolora_recipes.errors import Location, Problem
+from smolora_recipes.recipe.origin import Origin
+from smolora_recipes.recipe.shared_paths import SHORT_COMMIT, shared_root
+from smolora_recipes.recipe.yaml_source import FieldPath, path_text
+
+_OUTPUT_FIELDS = (("output", "dir"), ("output", "cache_dir"))
+_REMOTE_CODE = ("model", "trust_remote_code")
+SHARED_OUTPUT = "a shared recipe's own value is not used"  # the origin of a dropped output path
+
+
+def drop_shared_outputs(data: dict[str, Any], origins: dict[FieldPath, Origin]) -> None:
+    """A `builtin:` or `git+` recipe does not choose where runs and caches are written: those
+    go to the defaults (`runs/` in the working directory), or where the user's own files say."""
+    output = data.get("output")
+    for path in _OUTPUT_FIELDS:
+        origin = origins.get(path)
+        if not isinstance(output, dict) or origin is None or origin.location is None:
+            continue
+        if not origin.location.literal and shared_root(origin.location.file):
+            output.pop(path[1], None)
+            origins[path] = Origin("default", detail=SHARED_OUTPUT)
+
+
+def remote_code_problems(origins: dict[FieldPath, Origin]) -> list[Problem]:
+    """A recipe fetched from git may not make the model's own code run; the user may."""
+    origin = origins.get(_REMOTE_CODE)
+    if origin is None or origin.checkout() is None:
+        return []
+    return [
+        Problem(
+            "a recipe fetched from git cannot enable trust_remote_code by itself",
+            origin.location,
+            path_text(_REMOTE_CODE),
+            hint="if you trust that repository's model code, pass --trust-remote-code on the "
+            "command line (or set it in a recipe of your own that extends this one)",
+        )
+    ]
+
+
+def escape_problem(
+    written: str, target: Path, checkout: Path | None, where: Location, field: str
+) -> Problem | None:
+    """A path written in a fetched git checkout must stay inside it (symlinks followed)."""
+    if checkout is None:
+        return None
+    real, root = os.path.realpath(target), os.path.realpath(checkout)
+    if os.path.commonpath([real, root]) == root:
+        return None
+    return Problem(
+        f"{written!r} leads out of the repository this recipe was fetched from",
+        where,
+        field,
+        hint=f"a recipe fetched from git reads only files of its own commit "
+        f"({checkout.name[:SHORT_COMMIT]}); name a path inside the repository",
+    )
