@@ -51,6 +51,15 @@ def tiny_recipe(model_dir: Path, **sections: str) -> str:
     return "name: tiny\n" + "".join(parts.values())
 
 
+def write_tiny_recipe(folder: Path, model_dir: Path, **sections: str) -> Path:
+    """`tiny_recipe` and its data written into `folder`; the recipe file."""
+    (folder / "data").mkdir(exist_ok=True)
+    (folder / "data/train.jsonl").write_text(chat_jsonl())
+    recipe = folder / "recipe.yaml"
+    recipe.write_text(tiny_recipe(model_dir, **sections))
+    return recipe
+
+
 def run_recipe(recipe: Path, *overrides: str) -> RunState:
     """Load, plan and execute a recipe, returning the run state (progress lines discarded)."""
     loaded = load_recipe(recipe, overrides)

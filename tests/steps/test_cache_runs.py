@@ -18,7 +18,7 @@ from smolora_recipes.executor import RunOptions, RunState, execute
 from smolora_recipes.plan import build_plan
 from smolora_recipes.plan_status import plan_status
 from smolora_recipes.recipe.loader import load_recipe
-from tests.steps.conftest import chat_jsonl, tiny_recipe
+from tests.steps.conftest import write_tiny_recipe
 
 STEPS = ["load", "dataset", "train", "merge", "sample"]
 
@@ -41,10 +41,7 @@ def executed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture
 def recipe(tmp_path: Path, tiny_model_dir: Path) -> Path:
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data/train.jsonl").write_text(chat_jsonl())
-    (tmp_path / "r.yaml").write_text(tiny_recipe(tiny_model_dir))
-    return tmp_path / "r.yaml"
+    return write_tiny_recipe(tmp_path, tiny_model_dir)
 
 
 def cached_run(recipe: Path, *overrides: str, force: str | None = None) -> RunState:
@@ -154,8 +151,8 @@ def test_cli_plan_and_cache_commands(recipe: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.chdir(recipe.parent)
     monkeypatch.setenv("SMOLORA_HOME", str(recipe.parent / "home"))
     runner = CliRunner()
-    assert runner.invoke(main, ["run", "r.yaml"]).exit_code == 0
-    plan = runner.invoke(main, ["plan", "r.yaml", "--set", "samples.max_new_tokens=4"]).stdout
+    assert runner.invoke(main, ["run", "recipe.yaml"]).exit_code == 0
+    plan = runner.invoke(main, ["plan", "recipe.yaml", "--set", "samples.max_new_tokens=4"]).stdout
     assert "cached (from run tiny/" in plan
     assert "will run: samples.max_new_tokens changed 8 -> 4" in plan
     listing = runner.invoke(main, ["cache", "ls"])
@@ -163,7 +160,7 @@ def test_cli_plan_and_cache_commands(recipe: Path, monkeypatch: pytest.MonkeyPat
     gc = runner.invoke(main, ["cache", "gc", "--max-size", "0"])
     assert gc.exit_code == 0 and "5 entries removed" in gc.stdout
     assert "0 entries" in runner.invoke(main, ["cache", "ls"]).stdout
-    no_cache = runner.invoke(main, ["run", "r.yaml", "--no-cache"])
+    no_cache = runner.invoke(main, ["run", "recipe.yaml", "--no-cache"])
     assert no_cache.exit_code == 0
     assert "0 entries" in runner.invoke(main, ["cache", "ls"]).stdout
 

@@ -20,7 +20,7 @@ from smolora_recipes.cli import main
 from smolora_recipes.executor import RunOptions, RunState, execute
 from smolora_recipes.plan import build_plan
 from smolora_recipes.recipe.loader import load_recipe
-from tests.steps.conftest import chat_jsonl, tiny_recipe
+from tests.steps.conftest import write_tiny_recipe
 
 SFT = "sft: {max_steps: 12, save_steps: 4, learning_rate: 5e-2, batch_size: 4, max_length: 64, "
 SFT += "logging_steps: 1}\n"
@@ -48,11 +48,8 @@ main(sys.argv[3:])
 
 @pytest.fixture
 def recipe(tmp_path: Path, tiny_model_dir: Path) -> Path:
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data/train.jsonl").write_text(chat_jsonl())
-    (tmp_path / "r.yaml").write_text(tiny_recipe(tiny_model_dir, sft=SFT))
     (tmp_path / "harness.py").write_text(HARNESS)
-    return tmp_path / "r.yaml"
+    return write_tiny_recipe(tmp_path, tiny_model_dir, sft=SFT)
 
 
 def signalled_run(recipe: Path, step: int, signame: str) -> subprocess.CompletedProcess[str]:

@@ -9,15 +9,12 @@ import pytest
 
 from smolora_recipes.steps import merge as merge_step
 from smolora_recipes.steps.merge import MergeVerificationError, check_merge
-from tests.steps.conftest import chat_jsonl, run_recipe, tiny_recipe
+from tests.steps.conftest import run_recipe, tiny_recipe, write_tiny_recipe
 
 
 @pytest.fixture
 def recipe_dir(tmp_path: Path, tiny_model_dir: Path) -> Path:
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data/train.jsonl").write_text(chat_jsonl())
-    (tmp_path / "recipe.yaml").write_text(tiny_recipe(tiny_model_dir))
-    return tmp_path
+    return write_tiny_recipe(tmp_path, tiny_model_dir).parent
 
 
 def report_of(run_dir: Path) -> dict:
