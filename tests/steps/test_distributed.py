@@ -174,3 +174,31 @@ def test_qlora_trains_and_merges_into_the_full_precision_base(recipe: Path) -> N
     assert state.status == "ok", state.error
     assert state.metrics["merge"]["verified"] is True
     assert state.metrics["merge"]["adapter_source"] == "disk"  # not the 4-bit model in memory
+
+
+def test_two_machines_on_loopback_train_together_and_only_machine_0_finishes_the_recipe(
+    recipe: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    from smolora_recipes.distributed_launch import free_port
+
+    machines = [
+        "distributed.num_processes=2",
+        "distributed.num_machines=2",
+        "distributed.main_process_ip=127.0.0.1",
+        f"distributed.main_process_port={free_port()}",
+    ]
+    command = [sys.executable, "-m", "smolora_recipes", "run", str(recipe)]
+    for item in [*machines, "distributed.machine_rank=1"]:
+        command += ["--set", item]
+    helper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    state = run_recipe(recipe, *machines)  # machine 0, in this process
+    output, _ = helper.communicate(timeout=300)
+    assert state.status == "ok", state.error
+    assert helper.returncode == 0, output
+    assert state.metrics["train"]["world_size"] == 2
+    assert state.metrics["train"]["rows_per_process"] == [48, 48]
+    assert state.metrics["merge"]["verified"] is True
+    assert "status: ok" in output and "accuracy" not in output  # machine 1 stops after train
