@@ -106,7 +106,7 @@ def generate_batch(
 
 def stream(
     model: Any, tokenizer: Any, text: str, settings: GenerationSettings, emit: Callable[[str], None]
-) -> str:
+) -> Completion:
     """Generate for one text, calling `emit` with each piece of text as soon as it decodes."""
     from threading import Thread
 
@@ -116,11 +116,15 @@ def stream(
     inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
     kwargs = {**inputs, **_generate_kwargs(tokenizer, settings), "streamer": streamer}
-    worker = Thread(target=model.generate, kwargs=kwargs, daemon=True)
+    output: list[Any] = []
+    worker = Thread(target=lambda: output.append(model.generate(**kwargs)), daemon=True)
     worker.start()
     pieces = []
     for piece in streamer:
         pieces.append(piece)
         emit(piece)
     worker.join()
-    return "".join(pieces)
+    prompt = inputs["input_ids"].shape[1]
+    new_tokens = output[0][0, prompt:].tolist() if output else []
+    length, stopped = _answer_length(new_tokens, tokenizer.eos_token_id)
+    return Completion("".join(pieces), prompt, length, stopped)

@@ -3,33 +3,24 @@
 Endpoints: `GET /v1/models`, `POST /v1/completions`, `POST /v1/chat/completions` (with
 `stream: true` as server-sent events), so existing OpenAI clients work unchanged against
 `http://127.0.0.1:PORT/v1`. One model, one generating thread: requests that arrive while it is
-busy are queued, and queued requests with the same settings are generated together in one
-batch (up to `batch_size` prompts), so concurrent clients share the model's throughput.
+busy are queued and batched together (serve_batching.py).
 """
 
 from __future__ import annotations
 
 import json
-import queue
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from smolora_recipes.finished_run import FinishedRun
-from smolora_recipes.generation import (
-    Completion,
-    GenerationSettings,
-    complete,
-    stream,
-)
+from smolora_recipes.generation import Completion, GenerationSettings
+from smolora_recipes.serve_batching import Generator
 
 DEFAULT_MAX_TOKENS = 256
-_DONE = object()  # end of a streamed answer
 
 
 class RequestError(ValueError):
@@ -38,101 +29,6 @@ class RequestError(ValueError):
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
-
-
-@dataclass
-class _Job:
-    """Prompts to answer with one set of settings; streamed jobs carry one prompt."""
-
-    texts: list[str]
-    settings: GenerationSettings
-    result: Future[list[Completion]] = field(default_factory=Future)
-    pieces: queue.Queue[Any] | None = None  # for streaming: text pieces, then _DONE
-
-
-class Generator:
-    """The generating thread: runs queued jobs, batching compatible non-streamed ones."""
-
-    def __init__(self, finished: FinishedRun, batch_size: int) -> None:
-        self.finished = finished
-        self.batch_size = batch_size
-        self.jobs: queue.Queue[_Job] = queue.Queue()
-        self.batches_run = 0  # how many generate calls served the jobs (for tests and logs)
-        threading.Thread(target=self._work, daemon=True, name="smolora-generate").start()
-
-    def answer(self, texts: list[str], settings: GenerationSettings) -> list[Completion]:
-        """Completions for `texts` (waits while earlier jobs run)."""
-        job = _Job(texts, settings)
-        self.jobs.put(job)
-        return job.result.result()
-
-    def stream(self, text: str, settings: GenerationSettings) -> Iterator[str]:
-        """Pieces of the answer to `text` as they are generated."""
-        job = _Job([text], settings, pieces=queue.Queue())
-        self.jobs.put(job)
-        assert job.pieces is not None
-        while (piece := job.pieces.get()) is not _DONE:
-            yield piece
-        job.result.result()  # re-raise a generation error
-
-    def _work(self) -> None:
-        while True:
-            job = self.jobs.get()
-            if job.pieces is not None:
-                self._run_streamed(job)
-                continue
-            batch = [job, *self._compatible_waiting(job)]
-            texts = [text for member in batch for text in member.texts]
-            try:
-                done = complete(
-                    self.finished.model,
-                    self.finished.tokenizer,
-                    texts,
-                    _with_batch(job.settings, self.batch_size),
-                )
-            except Exception as error:  # every waiting request gets the error
-                for member in batch:
-                    member.result.set_exception(error)
-                continue
-            self.batches_run += 1
-            for member in batch:
-                member.result.set_result(done[: len(member.texts)])
-                done = done[len(member.texts) :]
-
-    def _compatible_waiting(self, first: _Job) -> list[_Job]:
-        """Queued non-streamed jobs with the same settings, up to the batch size in prompts."""
-        taken, prompts, skipped = [], len(first.texts), []
-        while prompts < self.batch_size:
-            try:
-                job = self.jobs.get_nowait()
-            except queue.Empty:
-                break
-            if job.pieces is None and job.settings == first.settings:
-                taken.append(job)
-                prompts += len(job.texts)
-            else:
-                skipped.append(job)
-        for job in skipped:  # back in the queue, in order, for the next round
-            self.jobs.put(job)
-        return taken
-
-    def _run_streamed(self, job: _Job) -> None:
-        assert job.pieces is not None
-        finished = self.finished
-        try:
-            text = stream(
-                finished.model, finished.tokenizer, job.texts[0], job.settings, job.pieces.put
-            )
-            job.result.set_result([Completion(text, 0, 0, True)])
-        except Exception as error:
-            job.result.set_exception(error)
-        job.pieces.put(_DONE)
-
-
-def _with_batch(settings: GenerationSettings, batch_size: int) -> GenerationSettings:
-    from dataclasses import replace
-
-    return replace(settings, batch_size=batch_size)
 
 
 def settings_from(body: dict[str, Any], seed: int) -> GenerationSettings:
@@ -241,7 +137,7 @@ def make_server(
                 if body.get("stream"):
                     if len(texts) != 1:
                         raise RequestError("stream needs a single prompt", "prompt")
-                    self._stream(generator.stream(texts[0], settings), chat)
+                    self._stream(*generator.stream(texts[0], settings), chat)
                     return
                 completions = generator.answer(texts, settings)
             except RequestError as error:
@@ -259,7 +155,9 @@ def make_server(
                 raise RequestError("the body must be a JSON object")
             return body
 
-        def _stream(self, pieces: Iterator[str], chat: bool) -> None:
+        def _stream(
+            self, pieces: Iterator[str], done: Future[list[Completion]], chat: bool
+        ) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
@@ -273,7 +171,8 @@ def make_server(
             for piece in pieces:
                 if piece:
                     self._event(event({"content": piece} if chat else piece, None))
-            self._event(event({} if chat else "", "stop"))
+            finish = "stop" if done.result()[0].stopped else "length"
+            self._event(event({} if chat else "", finish))
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
 

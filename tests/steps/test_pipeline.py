@@ -161,7 +161,8 @@ def test_generate_streams_from_the_merged_model(tiny_run: RunState) -> None:
         GenerationSettings(max_new_tokens=5),
         pieces.append,
     )
-    assert full == "".join(pieces)
+    assert full.text == "".join(pieces)
+    assert 0 < full.completion_tokens <= 5 and full.prompt_tokens > 5
 
 
 def test_generate_answers_several_prompts_in_batches_in_order(tiny_run: RunState) -> None:

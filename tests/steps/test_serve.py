@@ -51,8 +51,10 @@ def test_streamed_chat_equals_the_whole_answer(served: tuple[Any, Any]) -> None:
     chunks = client.chat.completions.create(
         model="tiny", messages=messages, max_tokens=6, stream=True
     )
-    streamed = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
+    received = list(chunks)
+    streamed = "".join(chunk.choices[0].delta.content or "" for chunk in received)
     assert streamed.strip() == whole.choices[0].message.content
+    assert received[-1].choices[0].finish_reason == whole.choices[0].finish_reason
 
 
 def test_completions_take_a_list_of_prompts(served: tuple[Any, Any]) -> None:
