@@ -238,7 +238,7 @@ def _apply_override(
     """Apply one `section.key=value` override in place; return problems instead of raising."""
     where = Location(f"--set {override}", literal=True)
     key, sep, raw_value = override.partition("=")
-    parts = [int(part) if part.isdigit() else part for part in key.strip().split(".")]
+    parts = [int(part) if part.isdecimal() else part for part in key.strip().split(".")]
     if not sep or not key.strip() or any(part == "" for part in parts):
         return [
             Problem(
