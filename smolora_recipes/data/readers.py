@@ -28,6 +28,8 @@ from smolora_recipes.recipe.schema import (
 
 Reader = Callable[[Any, str, Path, ErrorPolicy], Iterator[Record]]
 
+MAX_LINE_BYTES = 64 * 2**20  # a single record's line; a bigger one is not data we can train on
+
 
 def read_source(
     source: DataSource, index: int, base_dir: Path, policy: ErrorPolicy
@@ -72,7 +74,17 @@ def _lines(path: Path, encoding: str, field: str, policy: ErrorPolicy) -> Iterat
             hint="use a Python codec name such as utf-8, latin-1 or cp1252",
         ) from None
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
+        number = 0
+        while raw := handle.readline(MAX_LINE_BYTES + 1):  # bounded: one line is read at most
+            number += 1
+            if len(raw) > MAX_LINE_BYTES:
+                raise data_error(
+                    f"line longer than {MAX_LINE_BYTES // 2**20} MB",
+                    display_path(path),
+                    number,
+                    field=field,
+                    hint="one line holds one record; is this really a text or JSON Lines file?",
+                )
             try:
                 yield number, raw.decode(encoding)
             except UnicodeDecodeError as error:

@@ -32,6 +32,7 @@ from smolora_recipes.recipe.shared_paths import checkout_root, shared_root
 from smolora_recipes.recipe.shared_rules import (
     drop_shared_outputs,
     escape_problem,
+    output_escape_problems,
     remote_code_problems,
 )
 from smolora_recipes.recipe.yaml_source import (
@@ -94,6 +95,7 @@ def load_recipe(
     problems: list[Problem] = []
     for override in overrides:
         problems.extend(_apply_override(data, origins, override))
+    problems.extend(output_escape_problems(data, origins))
     if "name" not in data:
         data["name"] = _INVALID_NAME_CHARS.sub("-", top.stem).strip("-.") or "recipe"
         origins[("name",)] = Origin("default", detail="from the file name")
