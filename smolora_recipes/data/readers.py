@@ -15,6 +15,7 @@ from typing import Any
 
 from smolora_recipes.data.records import ErrorPolicy, Record, data_error
 from smolora_recipes.errors import display_path
+from smolora_recipes.home import user_path
 from smolora_recipes.recipe.schema import (
     CsvSource,
     DataSource,
@@ -312,7 +313,7 @@ def _read_hub(
 
 def local_dataset_folder(source: HubSource, base_dir: Path) -> Path | None:
     """The `save_to_disk` folder an `hf` source names, when `name` is a local folder."""
-    local = Path(source.name).expanduser()
+    local = user_path(source.name)
     if not local.is_absolute():
         local = base_dir / local
     return local if local.is_dir() else None

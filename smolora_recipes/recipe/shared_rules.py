@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from smolora_recipes.errors import Location, Problem
+from smolora_recipes.home import user_path
 from smolora_recipes.recipe.origin import Origin
 from smolora_recipes.recipe.shared_paths import SHORT_COMMIT, shared_root
 from smolora_recipes.recipe.yaml_source import FieldPath, path_text
@@ -77,7 +78,7 @@ def output_escape_problems(data: dict[str, Any], origins: dict[FieldPath, Origin
             continue
         if origin.location is None or origin.location.literal:
             continue
-        written = Path(value).expanduser()
+        written = user_path(value)
         folder = Path(os.path.realpath(Path(origin.location.file).parent))
         inside = not written.is_absolute() or os.path.realpath(written).startswith(
             f"{folder}{os.sep}"

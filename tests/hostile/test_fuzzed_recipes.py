@@ -45,7 +45,18 @@ scalars = st.one_of(
     st.integers(),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=30),
-    st.sampled_from(["", "..", "/etc/passwd", "../../x", "${env:NOPE}", "{{ x.__class__ }}"]),
+    st.sampled_from(
+        [
+            "",
+            "..",
+            "/etc/passwd",
+            "../../x",
+            "~0",
+            "~nobody-here/x",
+            "${env:NOPE}",
+            "{{ x.__class__ }}",
+        ]
+    ),
 )
 documents = st.recursive(
     scalars,

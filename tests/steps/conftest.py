@@ -51,6 +51,14 @@ def tiny_recipe(model_dir: Path, **sections: str) -> str:
     return "name: tiny\n" + "".join(parts.values())
 
 
+def write_tiny_recipe(folder: Path, model_dir: Path, name: str = "recipe.yaml") -> Path:
+    """Write the tiny chat recipe and its data into `folder`; return the recipe path."""
+    (folder / "data").mkdir()
+    (folder / "data/train.jsonl").write_text(chat_jsonl())
+    (folder / name).write_text(tiny_recipe(model_dir))
+    return folder / name
+
+
 def run_recipe(recipe: Path, *overrides: str) -> RunState:
     """Load, plan and execute a recipe, returning the run state (progress lines discarded)."""
     loaded = load_recipe(recipe, overrides)

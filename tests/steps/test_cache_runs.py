@@ -18,7 +18,7 @@ from smolora_recipes.executor import RunOptions, RunState, execute
 from smolora_recipes.plan import build_plan
 from smolora_recipes.plan_status import plan_status
 from smolora_recipes.recipe.loader import load_recipe
-from tests.steps.conftest import chat_jsonl, tiny_recipe
+from tests.steps.conftest import write_tiny_recipe
 
 STEPS = ["load", "dataset", "train", "merge", "sample"]
 
@@ -41,10 +41,7 @@ def executed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture
 def recipe(tmp_path: Path, tiny_model_dir: Path) -> Path:
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data/train.jsonl").write_text(chat_jsonl())
-    (tmp_path / "r.yaml").write_text(tiny_recipe(tiny_model_dir))
-    return tmp_path / "r.yaml"
+    return write_tiny_recipe(tmp_path, tiny_model_dir, "r.yaml")
 
 
 def cached_run(recipe: Path, *overrides: str, force: str | None = None) -> RunState:

@@ -12,17 +12,14 @@ from smolora_recipes.environment_check import Machine, environment_problems
 from smolora_recipes.plan import build_plan
 from smolora_recipes.recipe.loader import load_recipe
 from smolora_recipes.recipe.schema import DistributedSection
-from tests.steps.conftest import chat_jsonl, run_recipe, tiny_recipe
+from tests.steps.conftest import run_recipe, write_tiny_recipe
 
 TWO = "distributed.num_processes=2"
 
 
 @pytest.fixture
 def recipe(tmp_path: Path, tiny_model_dir: Path) -> Path:
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data/train.jsonl").write_text(chat_jsonl())
-    (tmp_path / "recipe.yaml").write_text(tiny_recipe(tiny_model_dir))
-    return tmp_path / "recipe.yaml"
+    return write_tiny_recipe(tmp_path, tiny_model_dir)
 
 
 def test_two_processes_split_the_batch_and_save_the_adapter_once(recipe: Path) -> None:
