@@ -1,13 +1,16 @@
 """The Jinja environment recipe templates run in: sandboxed, strict, and bounded in size and time.
 
 Jinja's sandbox already refuses internals (`__class__`, `__globals__`), and without a loader
-there is no `import` or `include` of files. On top of it: `*` and `**` may not build huge values
-(`'a' * 10**9`), and one evaluation stops after `RENDER_SECONDS` (a loop that does not end).
+there is no `import` or `include` of files. On top of it nothing may build a huge value in one
+C-level call that no timer can interrupt (`'a' * 10**9`, `'a'|center(10**9)`, `'%0999999999d' % 1`),
+and one evaluation stops after `RENDER_SECONDS` (a loop that does not end).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -20,6 +23,9 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 MAX_VALUE_SIZE = 1_000_000  # items or characters one `*` may build; a record is never bigger
 MAX_POWER_BITS = 10_000  # `**` results beyond this many bits are a bomb, not arithmetic
 RENDER_SECONDS = 2.0  # one record takes microseconds; seconds mean a runaway loop
+_WIDTH_FILTERS = ("center", "indent", "wordwrap", "truncate")
+_WIDTH_METHODS = ("center", "ljust", "rjust", "zfill", "expandtabs")
+_HUGE_FORMAT = re.compile(r"%[-+ #0]*\d*\.?\d{7,}|\{[^{}]*:[^{}]*\d{7,}[^{}]*\}")
 
 
 class RenderTimeout(Exception):
@@ -29,16 +35,58 @@ class RenderTimeout(Exception):
 class BoundedSandbox(SandboxedEnvironment):
     """A sandbox whose `*` and `**` refuse results too big to be meant."""
 
-    intercepted_binops = frozenset(["*", "**"])
+    intercepted_binops = frozenset(["*", "**", "%"])
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        for name in _WIDTH_FILTERS:
+            self.filters[name] = _with_check(self.filters[name], _check_widths)
+        self.filters["format"] = _with_check(self.filters["format"], _check_format)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        """Check the size of `left * right` and `left ** right` before computing them."""
+        """Check the size of `left * right`, `left ** right` and `format % values` first."""
         if operator == "*":
             _check_repeat(left, right)
             _check_repeat(right, left)
         elif operator == "**" and _power_bits(left, right) > MAX_POWER_BITS:
             raise SecurityError(f"{left} ** {right} is too large to compute")
+        elif operator == "%":
+            _check_format(left)
         return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Check the widths string methods get (`'x'.center(10**9)`, `'{:9999999}'.format`)."""
+        method = getattr(__obj, "__wrapped__", __obj)  # str.format comes wrapped by the sandbox
+        owner, name = getattr(method, "__self__", None), getattr(method, "__name__", "")
+        if isinstance(owner, str) and name in _WIDTH_METHODS:
+            _check_widths(*args, *kwargs.values())
+        elif isinstance(owner, str) and name in ("format", "format_map"):
+            _check_format(owner)
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _with_check(function: Any, check: Any) -> Any:
+    """`function` (a filter) calling `check` on its arguments first; `format` checks only its
+    input, the format string."""
+
+    @functools.wraps(function)  # keeps `jinja_pass_arg`: Jinja then passes what it wants
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        check(*(args[:1] if check is _check_format else (*args, *kwargs.values())))
+        return function(*args, **kwargs)
+
+    return checked
+
+
+def _check_widths(*values: Any) -> None:
+    """Refuse a width or count of more than `MAX_VALUE_SIZE`."""
+    if any(isinstance(value, int) and abs(value) > MAX_VALUE_SIZE for value in values):
+        raise SecurityError(f"a width of more than {MAX_VALUE_SIZE} is not allowed")
+
+
+def _check_format(text: Any) -> None:
+    """Refuse a format string (`%` or `str.format`) with a width of seven digits or more."""
+    if isinstance(text, str) and _HUGE_FORMAT.search(text):
+        raise SecurityError(f"a format width of more than {MAX_VALUE_SIZE} is not allowed")
 
 
 def _power_bits(base: Any, exponent: Any) -> float:

@@ -51,6 +51,8 @@ class _Evaluated:
             ) from None
         except TemplateError as error:
             raise self._error(record, f"failed: {error}", "") from None
+        except MemoryError:
+            raise self._error(record, "needs more memory than this machine has", "") from None
         except (TypeError, ValueError, ArithmeticError) as error:
             raise self._error(record, f"failed: {type(error).__name__}: {error}", "") from None
 

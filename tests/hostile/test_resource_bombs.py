@@ -45,7 +45,15 @@ def test_a_template_that_loops_forever_is_stopped(monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.parametrize(
     "source",
-    ["{{ 'ab' * 10**9 }}", "{{ [1] * 10**7 }}", "{{ 10 ** 100000000 }}", "{{ 7 ** 99999 }}"],
+    [
+        *("{{ 'ab' * 10**9 }}", "{{ [1] * 10**7 }}", "{{ 10 ** 100000000 }}", "{{ 7 ** 99999 }}"),
+        *("{{ 'x'|center(10**9) }}", "{{ 'x'.ljust(10**9) }}", "{{ record.text|indent(10**9) }}"),
+        *(
+            "{{ '%0999999999d' % 1 }}",
+            "{{ '%999999999s'|format(1) }}",
+            "{{ '{:>999999999}'.format(1) }}",
+        ),
+    ],
 )
 def test_templates_cannot_build_huge_values(source: str) -> None:
     with pytest.raises(DataError, match=r"d\.jsonl:7: data\.template: refused by the sandbox"):
@@ -53,8 +61,15 @@ def test_templates_cannot_build_huge_values(source: str) -> None:
 
 
 def test_ordinary_arithmetic_and_repetition_still_work() -> None:
-    template = RecordTemplate("{{ '-' * 3 }} {{ 2 ** 10 }} {{ record.n * 2 }}")
-    assert template.render(Record({"n": 21}, "d.jsonl:1")) == "--- 1024 42"
+    template = RecordTemplate(
+        "{{ '-' * 3 }} {{ 2 ** 10 }} {{ record.n * 2 }} {{ '%5.1f' % 3.14 }}"
+        " {{ '{:>3}'.format(7) }} {{ 'ab'|center(6) }} {{ '%s-%s'|format(1, 2) }}"
+        " {{ '{}'.format(12345678901) }}"
+    )
+    assert (
+        template.render(Record({"n": 21}, "d.jsonl:1"))
+        == "--- 1024 42   3.1   7   ab   1-2 12345678901"
+    )
 
 
 def test_an_oversized_recipe_is_refused_before_parsing(tmp_path: Path) -> None:

@@ -108,10 +108,8 @@ def test_a_full_disk_mid_step_fails_clearly_and_keeps_the_cache_intact(
     assert StepCache(cache).lookup("load", fingerprint) is not None
 
 
-def test_an_unwritable_output_folder_is_a_clear_error_naming_it(
-    recipe: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    blocked = tmp_path / "runs"
+def refuse_mkdir_below(blocked: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make creating `blocked` or anything below it fail as on a folder we may not write."""
     real_mkdir = Path.mkdir
 
     def mkdir(self: Path, *args: object, **kwargs: object) -> None:
@@ -120,10 +118,25 @@ def test_an_unwritable_output_folder_is_a_clear_error_naming_it(
         real_mkdir(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "mkdir", mkdir)
+
+
+def test_an_unwritable_output_folder_is_a_clear_error_naming_it(
+    recipe: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_mkdir_below(tmp_path / "runs", monkeypatch)
     code, _, err = invoke("run", str(recipe), "--set", f"output.cache_dir={tmp_path / 'c'}")
     assert code == 1 and "Traceback" not in err
-    assert f"error: Permission denied: {blocked}" in err
+    assert f"error: Permission denied: {tmp_path / 'runs'}" in err
     assert "hint: check free space and permissions there" in err
+
+
+def test_an_unwritable_cache_fails_the_step_with_the_folder_named(
+    recipe: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_mkdir_below(tmp_path / "cache", monkeypatch)
+    state = run(recipe, tmp_path / "cache", "load")
+    error = assert_failed_report(state, "load", "PermissionError", 1)
+    assert error["message"].startswith(f"Permission denied: {tmp_path / 'cache'}")
 
 
 def test_trust_remote_code_is_warned_at_run_start_and_in_the_report(
