@@ -110,10 +110,10 @@ def _read_jsonl(
             continue
         try:
             value = json.loads(text)
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, RecursionError) as error:
             policy.handle(
                 data_error(
-                    f"expected a JSON object ({error.msg})",
+                    f"expected a JSON object ({_json_reason(error)})",
                     display_path(source.path),
                     number,
                     field=field,
@@ -142,9 +142,10 @@ def _read_json(
     text = "".join(line for _, line in _lines(source.path, "utf-8", field, policy))
     try:
         value = json.loads(text)
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:
+        line = error.lineno if isinstance(error, json.JSONDecodeError) else 0
         raise data_error(
-            f"not valid JSON ({error.msg})", where, error.lineno, field=field
+            f"not valid JSON ({_json_reason(error)})", where, line, field=field
         ) from None
     if isinstance(value, dict) and source.records_field is not None:
         if source.records_field not in value:
@@ -175,6 +176,11 @@ def _read_json(
             )
 
 
+def _json_reason(error: json.JSONDecodeError | RecursionError) -> str:
+    """Why text is not usable JSON: the parser's message, or too deep nesting (a bomb)."""
+    return error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
+
+
 def _read_delimited(
     source: CsvSource | TsvSource, field: str, base_dir: Path, policy: ErrorPolicy
 ) -> Iterator[Record]:
@@ -187,12 +193,12 @@ def _read_delimited(
             numbers.append(number)
             yield line
 
-    reader = csv.reader(lines(), delimiter=delimiter)
-    header = next(reader, None)
+    csv.field_size_limit(MAX_LINE_BYTES)  # the default (128 kB) refuses long text cells
+    rows = _csv_rows(csv.reader(lines(), delimiter=delimiter), numbers, where, field, policy)
+    _, header = next(rows, (1, []))
     if not header:
         raise data_error("the file has no header row", where, 1, field=field)
-    for row in reader:
-        line = numbers[reader.line_num - 1] if reader.line_num else 0
+    for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
@@ -207,6 +213,29 @@ def _read_delimited(
             )
             continue
         yield Record(dict(zip(header, row, strict=True)), f"{shown}:{line}")
+
+
+def _csv_rows(
+    reader: Any, numbers: list[int], where: str, field: str, policy: ErrorPolicy
+) -> Iterator[tuple[int, list[str]]]:
+    """(physical line number, row) of a csv reader; a row it cannot parse goes to the policy."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            policy.handle(
+                data_error(
+                    f"not valid CSV ({error})",
+                    where,
+                    numbers[-1] if numbers else 0,
+                    field=field,
+                    hint="quote cells that contain the delimiter, quotes or line breaks",
+                )
+            )
+            continue
+        yield (numbers[reader.line_num - 1] if reader.line_num else 0), row
 
 
 def _text_files(source: TextFilesSource, field: str) -> list[Path]:
