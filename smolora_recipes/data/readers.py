@@ -30,6 +30,7 @@ from smolora_recipes.recipe.schema import (
 Reader = Callable[[Any, str, Path, ErrorPolicy], Iterator[Record]]
 
 MAX_LINE_BYTES = 64 * 2**20  # a single record's line; a bigger one is not data we can train on
+MAX_WHOLE_FILE_BYTES = 512 * 2**20  # a file read whole (`json`, `split_by: file`) in memory
 
 
 def read_source(
@@ -65,6 +66,27 @@ def shown_path(path: Path, base_dir: Path) -> str:
 
 def _lines(path: Path, encoding: str, field: str, policy: ErrorPolicy) -> Iterator[tuple[int, str]]:
     """(line number, text) of a text file; an undecodable line goes to the policy."""
+    return _limited_lines(path, encoding, field, policy, MAX_LINE_BYTES)
+
+
+def _whole_file_lines(
+    path: Path, encoding: str, field: str, policy: ErrorPolicy
+) -> Iterator[tuple[int, str]]:
+    """`_lines` of a file that is read whole, refused when it is too big for memory."""
+    if path.stat().st_size > MAX_WHOLE_FILE_BYTES:
+        raise data_error(
+            f"file is larger than {MAX_WHOLE_FILE_BYTES // 2**20} MB; this source reads it whole",
+            display_path(path),
+            field=field,
+            hint="use JSON Lines (one record per line) or split the text into several files",
+        )
+    return _limited_lines(path, encoding, field, policy, MAX_WHOLE_FILE_BYTES)
+
+
+def _limited_lines(
+    path: Path, encoding: str, field: str, policy: ErrorPolicy, limit: int
+) -> Iterator[tuple[int, str]]:
+    """`_lines` with lines of up to `limit` bytes (read with that much memory at most)."""
     try:
         "".encode(encoding)
     except LookupError:
@@ -76,11 +98,11 @@ def _lines(path: Path, encoding: str, field: str, policy: ErrorPolicy) -> Iterat
         ) from None
     with path.open("rb") as handle:
         number = 0
-        while raw := handle.readline(MAX_LINE_BYTES + 1):  # bounded: one line is read at most
+        while raw := handle.readline(limit + 1):  # bounded: one line is read at most
             number += 1
-            if len(raw) > MAX_LINE_BYTES:
+            if len(raw) > limit:
                 raise data_error(
-                    f"line longer than {MAX_LINE_BYTES // 2**20} MB",
+                    f"line longer than {limit // 2**20} MB",
                     display_path(path),
                     number,
                     field=field,
@@ -139,7 +161,7 @@ def _read_json(
     source: JsonSource, field: str, base_dir: Path, policy: ErrorPolicy
 ) -> Iterator[Record]:
     shown, where = shown_path(source.path, base_dir), display_path(source.path)
-    text = "".join(line for _, line in _lines(source.path, "utf-8", field, policy))
+    text = "".join(line for _, line in _whole_file_lines(source.path, "utf-8", field, policy))
     try:
         value = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as error:
@@ -257,7 +279,8 @@ def _read_text_files(
 ) -> Iterator[Record]:
     for path in _text_files(source, field):
         shown = shown_path(path, base_dir)
-        lines = _lines(path, source.encoding, field, policy)
+        read = _whole_file_lines if source.split_by == "file" else _lines
+        lines = read(path, source.encoding, field, policy)
         if source.split_by == "file":
             text = "".join(line for _, line in lines).strip()
             if text:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import tracemalloc
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from smolora_recipes.data import readers, sandbox
 from smolora_recipes.data.records import DataError, ErrorPolicy, Record
 from smolora_recipes.data.templates import RecordTemplate
-from smolora_recipes.recipe.schema import JsonlSource
+from smolora_recipes.recipe.schema import DataSection, JsonlSource
 from tests.conftest import invoke
 
 
@@ -77,3 +78,30 @@ def test_an_oversized_recipe_is_refused_before_parsing(tmp_path: Path) -> None:
     recipe.write_text("name: big\ndescription: '" + "x" * 1_100_000 + "'\n")
     code, _, err = invoke("validate", str(recipe))
     assert code == 2 and "big.yaml: file is larger than 1000 kB" in err
+
+
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [({"type": "json"}, "huge.json"), ({"type": "text_files", "split_by": "file"}, "huge.txt")],
+)
+def test_a_file_read_whole_is_refused_when_too_big_for_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: dict, name: str
+) -> None:
+    monkeypatch.setattr(readers, "MAX_WHOLE_FILE_BYTES", 2**20)
+    data = tmp_path / name
+    with data.open("wb") as handle:
+        handle.truncate(2**30)  # sparse, as above
+    section = DataSection.model_validate({"sources": [{**source, "path": data}]})
+    with pytest.raises(DataError) as raised:
+        list(readers.read_source(section.sources[0], 0, tmp_path, ErrorPolicy()))
+    assert f"{name}: data.sources.0: file is larger than 1 MB" in raised.value.render()
+
+
+def test_a_minified_json_file_longer_than_a_line_limit_still_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 100)
+    data = tmp_path / "one-line.json"
+    data.write_text(json.dumps([{"text": f"record {i}"} for i in range(50)]))
+    section = DataSection.model_validate({"sources": [{"type": "json", "path": data}]})
+    assert len(list(readers.read_source(section.sources[0], 0, tmp_path, ErrorPolicy()))) == 50
