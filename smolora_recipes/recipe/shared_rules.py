@@ -67,8 +67,8 @@ def escape_problem(
 
 
 def output_escape_problems(data: dict[str, Any], origins: dict[FieldPath, Origin]) -> list[Problem]:
-    """A recipe file writes runs and caches only below its own folder: `..` and absolute paths
-    elsewhere are refused unless they come from the command line (`--set`)."""
+    """A recipe file writes runs and caches only below its own folder: `..`, absolute paths
+    and symlinks leading elsewhere are refused unless they come from the command line."""
     output = data.get("output")
     problems: list[Problem] = []
     for path in _OUTPUT_FIELDS:
@@ -79,11 +79,9 @@ def output_escape_problems(data: dict[str, Any], origins: dict[FieldPath, Origin
         if origin.location is None or origin.location.literal:
             continue
         written = user_path(value)
-        folder = Path(os.path.realpath(Path(origin.location.file).parent))
-        inside = not written.is_absolute() or os.path.realpath(written).startswith(
-            f"{folder}{os.sep}"
-        )
-        if ".." in written.parts or not inside:
+        folder = os.path.realpath(Path(origin.location.file).parent)
+        target = os.path.realpath(Path(folder) / written)  # symlinks followed; absolute stays
+        if ".." in written.parts or os.path.commonpath([target, folder]) != folder:
             problems.append(
                 Problem(
                     f"{value!r} leads out of the recipe's folder",
