@@ -26,6 +26,7 @@ RENDER_SECONDS = 2.0  # one record takes microseconds; seconds mean a runaway lo
 _WIDTH_FILTERS = ("center", "indent", "wordwrap", "truncate")
 _WIDTH_METHODS = ("center", "ljust", "rjust", "zfill", "expandtabs")
 _HUGE_FORMAT = re.compile(r"%[-+ #0]*\d*\.?\d{7,}|\{[^{}]*:[^{}]*\d{7,}[^{}]*\}")
+_ARGUMENT_WIDTH = re.compile(r"%[-+ #0]*\d*\.?\*|\{[^{}]*:[^{}]*\{")  # `%*d`, `{:{}}`
 
 
 class RenderTimeout(Exception):
@@ -51,7 +52,7 @@ class BoundedSandbox(SandboxedEnvironment):
         elif operator == "**" and _power_bits(left, right) > MAX_POWER_BITS:
             raise SecurityError(f"{left} ** {right} is too large to compute")
         elif operator == "%":
-            _check_format(left)
+            _check_format(left, *_items(right))
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
@@ -61,31 +62,46 @@ class BoundedSandbox(SandboxedEnvironment):
         if isinstance(owner, str) and name in _WIDTH_METHODS:
             _check_widths(*args, *kwargs.values())
         elif isinstance(owner, str) and name in ("format", "format_map"):
-            _check_format(owner)
+            _check_format(owner, *args, *kwargs.values(), *_items(args[0] if args else ()))
         return super().call(__context, __obj, *args, **kwargs)
 
 
 def _with_check(function: Any, check: Any) -> Any:
-    """`function` (a filter) calling `check` on its arguments first; `format` checks only its
-    input, the format string."""
+    """`function` (a filter) calling `check` on all its arguments first (for `format`, the
+    first is the format string)."""
 
     @functools.wraps(function)  # keeps `jinja_pass_arg`: Jinja then passes what it wants
     def checked(*args: Any, **kwargs: Any) -> Any:
-        check(*(args[:1] if check is _check_format else (*args, *kwargs.values())))
+        check(*args, *kwargs.values())
         return function(*args, **kwargs)
 
     return checked
 
 
+def _is_huge(value: Any) -> bool:
+    return isinstance(value, int) and abs(value) > MAX_VALUE_SIZE
+
+
 def _check_widths(*values: Any) -> None:
     """Refuse a width or count of more than `MAX_VALUE_SIZE`."""
-    if any(isinstance(value, int) and abs(value) > MAX_VALUE_SIZE for value in values):
+    if any(_is_huge(value) for value in values):
         raise SecurityError(f"a width of more than {MAX_VALUE_SIZE} is not allowed")
 
 
-def _check_format(text: Any) -> None:
-    """Refuse a format string (`%` or `str.format`) with a width of seven digits or more."""
-    if isinstance(text, str) and _HUGE_FORMAT.search(text):
+def _items(value: Any) -> tuple[Any, ...]:
+    """The values inside a tuple, list or mapping given to a format; else the value itself."""
+    if isinstance(value, dict):
+        return tuple(value.values())
+    return tuple(value) if isinstance(value, tuple | list) else (value,)
+
+
+def _check_format(text: Any, *values: Any) -> None:
+    """Refuse a format string (`%` or `str.format`) with a huge width, written in it or taken
+    from `values` (`'%*d' % (10**9, 1)`)."""
+    if not isinstance(text, str):
+        return
+    from_values = _ARGUMENT_WIDTH.search(text) and any(_is_huge(value) for value in values)
+    if _HUGE_FORMAT.search(text) or from_values:
         raise SecurityError(f"a format width of more than {MAX_VALUE_SIZE} is not allowed")
 
 

@@ -54,6 +54,12 @@ def test_a_template_that_loops_forever_is_stopped(monkeypatch: pytest.MonkeyPatc
             "{{ '%999999999s'|format(1) }}",
             "{{ '{:>999999999}'.format(1) }}",
         ),
+        *(
+            "{{ '%*d' % (10**9, 1) }}",
+            "{{ '{:{}}'.format(1, 10**9) }}",
+            "{{ '%*s'|format(10**9, 1) }}",
+        ),
+        "{{ '{:{w}}'.format(1, w=10**9) }}",
     ],
 )
 def test_templates_cannot_build_huge_values(source: str) -> None:
