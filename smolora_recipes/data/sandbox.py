@@ -34,7 +34,7 @@ class RenderTimeout(Exception):
 
 
 class BoundedSandbox(SandboxedEnvironment):
-    """A sandbox whose `*` and `**` refuse results too big to be meant."""
+    """A sandbox whose operators, string methods and width filters refuse huge results."""
 
     intercepted_binops = frozenset(["*", "**", "%"])
 
