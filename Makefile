@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 quickstart: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/smolora run recipes/quickstart.yaml
+	HF_HUB_OFFLINE=1 $(BIN)/smolora run builtin:quickstart
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from smolora_recipes.errors import SmoloraError
+from smolora_recipes.errors import SmoloraError, os_error_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,6 +28,10 @@ def reports_errors(command: F) -> F:
             sys.exit(error.exit_code)
         except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
             raise
+        except OSError as error:  # the machine, not a bug: disk full, permission denied
+            click.echo(f"error: {os_error_text(error)}", err=True)
+            click.echo("    hint: check free space and permissions there", err=True)
+            sys.exit(1)
         except Exception as error:  # a bug of ours: say so plainly, traceback on request
             if os.environ.get("SMOLORA_DEBUG"):
                 traceback.print_exc()

@@ -94,3 +94,9 @@ class RecipeError(UserInputError):
 def problem_at(file: str | Path, message: str, *, field: str = "", hint: str = "") -> Problem:
     """Shorthand for a problem that points at a whole file."""
     return Problem(message=message, location=Location(str(file)), field=field, hint=hint)
+
+
+def os_error_text(error: OSError) -> str:
+    """`No space left on device: /runs/x/model.safetensors`: the reason, then the path."""
+    reason = error.strerror or str(error)
+    return f"{reason}: {error.filename}" if error.filename is not None else reason

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from smolora_recipes.cache import CacheEntry, StepCache
-from smolora_recipes.errors import UserInputError
+from smolora_recipes.cache import CacheEntry, StepCache, follow_umask
+from smolora_recipes.errors import UserInputError, os_error_text
 from smolora_recipes.plan import STEP_SPEC_BY_NAME, Plan
 from smolora_recipes.plan_status import record_plan
 from smolora_recipes.recipe.canonical import canonical_yaml
@@ -65,6 +65,7 @@ class RunState:
     outputs: dict[str, Path] = field(default_factory=dict)
     status: str = "ok"
     error: dict[str, str] | None = None
+    warnings: list[str] = field(default_factory=list)
     exit_code: int = 0
     memory: dict[str, Any] = field(default_factory=dict)  # in-process hand-offs between steps
 
@@ -135,6 +136,9 @@ def execute(
     (run_dir / "plan.json").write_text(json.dumps(plan.to_json(), indent=2), encoding="utf-8")
     log = RunLog(run_dir / RUN_LOG, echo)
     log(f"run {run_dir}")
+    state.warnings = run_warnings(loaded)
+    for warning in state.warnings:
+        log(f"WARNING: {warning}")
     forced = False
     try:
         for step in plan.steps:
@@ -158,6 +162,18 @@ def execute(
     _point_latest(run_dir)
     log(f"{state.status}: report at {run_dir / 'report.md'}")
     return state
+
+
+def run_warnings(loaded: LoadedRecipe) -> list[str]:
+    """What the user must know before anything runs (repeated in the report)."""
+    model = loaded.recipe.model
+    if not model.trust_remote_code:
+        return []
+    origin = loaded.origin_of(("model", "trust_remote_code")).describe()
+    return [
+        f"model.trust_remote_code is true ({origin}): Python code shipped with {model.base} "
+        "will run on this machine"
+    ]
 
 
 def _past(state: RunState, step: str) -> bool:
@@ -215,7 +231,7 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
         record.status, record.outcome = "failed", f"{type(error).__name__}"
         state.status = "failed"
         state.exit_code = error.exit_code if isinstance(error, UserInputError) else 1
-        message = error.render() if isinstance(error, UserInputError) else str(error)
+        message = _error_message(error)
         state.error = {
             "step": record.name,
             "type": type(error).__name__,
@@ -229,6 +245,15 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
         record.duration_s = round(time.perf_counter() - started - record.import_s, 3)
     if record.status == "ok":
         log(f"{record.outcome} in {record.duration_s:.1f}s", record.name)
+
+
+def _error_message(error: Exception) -> str:
+    """A failed step's error as the report shows it: located problems, or reason and path."""
+    if isinstance(error, UserInputError):
+        return error.render()
+    if isinstance(error, OSError):
+        return os_error_text(error)
+    return str(error)
 
 
 def _cached_or_computed(
@@ -278,7 +303,9 @@ def _compute(
     )
     log("start", record.name)
     try:
-        return folder, module.run(ctx)
+        metrics = module.run(ctx)
+        follow_umask(folder)
+        return folder, metrics
     except BaseException:
         _remove(folder)
         raise

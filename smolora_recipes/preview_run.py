@@ -99,7 +99,7 @@ def _source_index(loaded: LoadedRecipe, source: str | None) -> int | None:
     labels = [source_label(s, loaded.base_dir) for s in loaded.recipe.data.sources]
     if source in labels:
         return labels.index(source)
-    if source.isdigit() and int(source) < len(labels):
+    if source.isdecimal() and int(source) < len(labels):
         return int(source)
     raise UserInputError(
         Problem(

@@ -19,6 +19,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from smolora_recipes.errors import Location, Problem, RecipeError
+from smolora_recipes.home import user_path
 from smolora_recipes.models import looks_local
 from smolora_recipes.recipe.references import ResolvedReference, is_reference, resolve_argument
 from smolora_recipes.recipe.schema import ModelRefMarker, PathMarker
@@ -52,7 +53,7 @@ def copy_recipe(source: str, destination: Path, with_data: bool = False) -> list
             isinstance(marker, ModelRefMarker) and not looks_local(value, file.parent)
         ):
             continue  # a reference, alias or hub id means the same anywhere
-        named = Path(os.path.normpath(file.parent / Path(value).expanduser()))
+        named = Path(os.path.normpath(file.parent / user_path(value)))
         edits[path] = plan.new_value(path, marker, named)
     for path in [target, *(copy for _, copy in plan.copies)]:
         if path.exists():

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from smolora_recipes.cache import current_umask
 from smolora_recipes.data.preview import LEGEND, bracketed, heading
 from smolora_recipes.errors import Location, Problem, UserInputError
 
@@ -34,9 +35,11 @@ def write_report_files(run_dir: Path, report: dict[str, Any]) -> list[Path]:
 
 
 def write_atomic(path: Path, text: str) -> Path:
-    """Write text to a temporary file next to `path`, then rename it into place."""
+    """Write text to a temporary file next to `path`, then rename it into place; the file gets
+    the permissions of any other new file (mkstemp alone would make it private, 0600)."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(handle, 0o666 & ~current_umask())
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
         os.replace(temporary, path)
@@ -239,6 +242,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = [f"# {recipe.get('name', 'run')}: {STATUS_MARK.get(status, status)}", ""]
     if recipe.get("description"):
         lines += [recipe["description"], ""]
+    lines += [f"> **Warning:** {warning}\n" for warning in report.get("warnings") or []]
     error = report.get("error")
     if error:
         lines += [

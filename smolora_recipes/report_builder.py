@@ -64,6 +64,7 @@ def build_report(state: RunState) -> dict[str, Any]:
             "command": state.command,
         },
         "error": state.error,
+        "warnings": state.warnings,
         "steps": [vars(record) for record in state.records],
         "environment": _environment(state, load),
         "model": {

@@ -77,6 +77,7 @@ def render_html(report: dict[str, Any]) -> str:
     ]
     if recipe.get("description"):
         parts.append(f"<p>{_text(recipe['description'])}</p>")
+    parts += [f"<p><strong>Warning:</strong> {_text(w)}</p>" for w in report.get("warnings") or []]
     error = report.get("error")
     if error:
         parts.append(

@@ -15,6 +15,7 @@ from typing import Any
 
 from smolora_recipes.data.records import ErrorPolicy, Record, data_error
 from smolora_recipes.errors import display_path
+from smolora_recipes.home import user_path
 from smolora_recipes.recipe.schema import (
     CsvSource,
     DataSource,
@@ -27,6 +28,9 @@ from smolora_recipes.recipe.schema import (
 )
 
 Reader = Callable[[Any, str, Path, ErrorPolicy], Iterator[Record]]
+
+MAX_LINE_BYTES = 64 * 2**20  # a single record's line; a bigger one is not data we can train on
+MAX_WHOLE_FILE_BYTES = 512 * 2**20  # a file read whole (`json`, `split_by: file`) in memory
 
 
 def read_source(
@@ -62,6 +66,27 @@ def shown_path(path: Path, base_dir: Path) -> str:
 
 def _lines(path: Path, encoding: str, field: str, policy: ErrorPolicy) -> Iterator[tuple[int, str]]:
     """(line number, text) of a text file; an undecodable line goes to the policy."""
+    return _limited_lines(path, encoding, field, policy, MAX_LINE_BYTES)
+
+
+def _whole_file_lines(
+    path: Path, encoding: str, field: str, policy: ErrorPolicy
+) -> Iterator[tuple[int, str]]:
+    """`_lines` of a file that is read whole, refused when it is too big for memory."""
+    if path.stat().st_size > MAX_WHOLE_FILE_BYTES:
+        raise data_error(
+            f"file is larger than {MAX_WHOLE_FILE_BYTES // 2**20} MB; this source reads it whole",
+            display_path(path),
+            field=field,
+            hint="use JSON Lines (one record per line) or split the text into several files",
+        )
+    return _limited_lines(path, encoding, field, policy, MAX_WHOLE_FILE_BYTES)
+
+
+def _limited_lines(
+    path: Path, encoding: str, field: str, policy: ErrorPolicy, limit: int
+) -> Iterator[tuple[int, str]]:
+    """`_lines` with lines of up to `limit` bytes (read with that much memory at most)."""
     try:
         "".encode(encoding)
     except LookupError:
@@ -72,7 +97,17 @@ def _lines(path: Path, encoding: str, field: str, policy: ErrorPolicy) -> Iterat
             hint="use a Python codec name such as utf-8, latin-1 or cp1252",
         ) from None
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
+        number = 0
+        while raw := handle.readline(limit + 1):  # bounded: one line is read at most
+            number += 1
+            if len(raw) > limit:
+                raise data_error(
+                    f"line longer than {limit // 2**20} MB",
+                    display_path(path),
+                    number,
+                    field=field,
+                    hint="one line holds one record; is this really a text or JSON Lines file?",
+                )
             try:
                 yield number, raw.decode(encoding)
             except UnicodeDecodeError as error:
@@ -97,10 +132,10 @@ def _read_jsonl(
             continue
         try:
             value = json.loads(text)
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, RecursionError) as error:
             policy.handle(
                 data_error(
-                    f"expected a JSON object ({error.msg})",
+                    f"expected a JSON object ({_json_reason(error)})",
                     display_path(source.path),
                     number,
                     field=field,
@@ -126,12 +161,13 @@ def _read_json(
     source: JsonSource, field: str, base_dir: Path, policy: ErrorPolicy
 ) -> Iterator[Record]:
     shown, where = shown_path(source.path, base_dir), display_path(source.path)
-    text = "".join(line for _, line in _lines(source.path, "utf-8", field, policy))
+    text = "".join(line for _, line in _whole_file_lines(source.path, "utf-8", field, policy))
     try:
         value = json.loads(text)
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:
+        line = error.lineno if isinstance(error, json.JSONDecodeError) else 0
         raise data_error(
-            f"not valid JSON ({error.msg})", where, error.lineno, field=field
+            f"not valid JSON ({_json_reason(error)})", where, line, field=field
         ) from None
     if isinstance(value, dict) and source.records_field is not None:
         if source.records_field not in value:
@@ -162,6 +198,11 @@ def _read_json(
             )
 
 
+def _json_reason(error: json.JSONDecodeError | RecursionError) -> str:
+    """Why text is not usable JSON: the parser's message, or too deep nesting (a bomb)."""
+    return error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
+
+
 def _read_delimited(
     source: CsvSource | TsvSource, field: str, base_dir: Path, policy: ErrorPolicy
 ) -> Iterator[Record]:
@@ -174,12 +215,12 @@ def _read_delimited(
             numbers.append(number)
             yield line
 
-    reader = csv.reader(lines(), delimiter=delimiter)
-    header = next(reader, None)
+    csv.field_size_limit(MAX_LINE_BYTES)  # the default (128 kB) refuses long text cells
+    rows = _csv_rows(csv.reader(lines(), delimiter=delimiter), numbers, where, field, policy)
+    _, header = next(rows, (1, []))
     if not header:
         raise data_error("the file has no header row", where, 1, field=field)
-    for row in reader:
-        line = numbers[reader.line_num - 1] if reader.line_num else 0
+    for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
@@ -194,6 +235,29 @@ def _read_delimited(
             )
             continue
         yield Record(dict(zip(header, row, strict=True)), f"{shown}:{line}")
+
+
+def _csv_rows(
+    reader: Any, numbers: list[int], where: str, field: str, policy: ErrorPolicy
+) -> Iterator[tuple[int, list[str]]]:
+    """(physical line number, row) of a csv reader; a row it cannot parse goes to the policy."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            policy.handle(
+                data_error(
+                    f"not valid CSV ({error})",
+                    where,
+                    numbers[-1] if numbers else 0,
+                    field=field,
+                    hint="quote cells that contain the delimiter, quotes or line breaks",
+                )
+            )
+            continue
+        yield (numbers[reader.line_num - 1] if reader.line_num else 0), row
 
 
 def _text_files(source: TextFilesSource, field: str) -> list[Path]:
@@ -215,7 +279,8 @@ def _read_text_files(
 ) -> Iterator[Record]:
     for path in _text_files(source, field):
         shown = shown_path(path, base_dir)
-        lines = _lines(path, source.encoding, field, policy)
+        read = _whole_file_lines if source.split_by == "file" else _lines
+        lines = read(path, source.encoding, field, policy)
         if source.split_by == "file":
             text = "".join(line for _, line in lines).strip()
             if text:
@@ -300,7 +365,7 @@ def _read_hub(
 
 def local_dataset_folder(source: HubSource, base_dir: Path) -> Path | None:
     """The `save_to_disk` folder an `hf` source names, when `name` is a local folder."""
-    local = Path(source.name).expanduser()
+    local = user_path(source.name)
     if not local.is_absolute():
         local = base_dir / local
     return local if local.is_dir() else None

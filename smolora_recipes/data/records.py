@@ -30,7 +30,7 @@ def data_error(
 def record_error(record: Record, message: str, *, field: str, hint: str = "") -> DataError:
     """A DataError pointing at the file and line a record came from."""
     file, _, line = record.origin.rpartition(":")
-    if not line.isdigit():
+    if not line.isdecimal():
         file, line = record.origin, "0"
     return data_error(message, file, int(line), field=field, hint=hint)
 

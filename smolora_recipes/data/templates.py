@@ -1,4 +1,4 @@
-"""Jinja over records, sandboxed: no attribute access to internals, no undefined values.
+"""Jinja over records, sandboxed (see `sandbox`): no internals, no undefined values, no bombs.
 
 `RecordTemplate` renders a record into text (`data.template`); `RecordFilter` evaluates a
 source's `filter` expression. Both see the record as `record` and nothing else.
@@ -6,15 +6,12 @@ source's `filter` expression. Both see the record as `record` and nothing else.
 
 from __future__ import annotations
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import SecurityError
 
+from smolora_recipes.data import sandbox as limits
 from smolora_recipes.data.records import DataError, Record, record_error
-
-
-def sandbox() -> SandboxedEnvironment:
-    """The environment every recipe-supplied template runs in."""
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+from smolora_recipes.data.sandbox import RenderTimeout, sandbox, time_limit
 
 
 def filter_expression(text: str) -> str:
@@ -32,7 +29,14 @@ class _Evaluated:
 
     def _call(self, record: Record, evaluate: object) -> object:
         try:
-            return evaluate(record=record.fields)  # type: ignore[operator]
+            with time_limit(limits.RENDER_SECONDS):
+                return evaluate(record=record.fields)  # type: ignore[operator]
+        except RenderTimeout:
+            raise self._error(
+                record,
+                f"took longer than {limits.RENDER_SECONDS:g} s for one record",
+                "look for a loop that does not end, or loops nested too deep",
+            ) from None
         except SecurityError as error:
             raise self._error(
                 record,
@@ -47,6 +51,8 @@ class _Evaluated:
             ) from None
         except TemplateError as error:
             raise self._error(record, f"failed: {error}", "") from None
+        except MemoryError:
+            raise self._error(record, "needs more memory than this machine has", "") from None
         except (TypeError, ValueError, ArithmeticError) as error:
             raise self._error(record, f"failed: {type(error).__name__}: {error}", "") from None
 
@@ -71,12 +77,13 @@ class RecordFilter(_Evaluated):
     """A source's `filter`, compiled once; True keeps the record."""
 
     def __init__(self, source: str, field: str) -> None:
-        self.expression = sandbox().compile_expression(filter_expression(source))
+        expression = filter_expression(source)  # undefined stays undefined: unsafe access fails
+        self.expression = sandbox().compile_expression(expression, undefined_to_none=False)
         self.field = field
 
     def keeps(self, record: Record) -> bool:
         """Whether the expression is true for `record`."""
-        return bool(self._call(record, self.expression))
+        return bool(self._call(record, lambda **names: bool(self.expression(**names))))
 
 
 def syntax_problem(source: str, expression: bool = False) -> str | None:

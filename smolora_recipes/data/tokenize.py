@@ -115,7 +115,7 @@ def apply_length_policy(
     if options.over_length == "drop":
         return []
     file, _, line = origin.rpartition(":")
-    location = Location(file, int(line)) if line.isdigit() else Location(origin, literal=True)
+    location = Location(file, int(line)) if line.isdecimal() else Location(origin, literal=True)
     raise UserInputError(
         Problem(
             f"this example has {len(ids)} tokens, more than sft.max_length ({limit})",

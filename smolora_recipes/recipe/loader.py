@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from smolora_recipes.errors import Location, Problem, RecipeError, display_path
+from smolora_recipes.home import user_path
 from smolora_recipes.models import looks_local
 from smolora_recipes.recipe.origin import Origin, OriginKind
 from smolora_recipes.recipe.problems import problems_from_validation
@@ -32,6 +33,7 @@ from smolora_recipes.recipe.shared_paths import checkout_root, shared_root
 from smolora_recipes.recipe.shared_rules import (
     drop_shared_outputs,
     escape_problem,
+    output_escape_problems,
     remote_code_problems,
 )
 from smolora_recipes.recipe.yaml_source import (
@@ -94,6 +96,7 @@ def load_recipe(
     problems: list[Problem] = []
     for override in overrides:
         problems.extend(_apply_override(data, origins, override))
+    problems.extend(output_escape_problems(data, origins))
     if "name" not in data:
         data["name"] = _INVALID_NAME_CHARS.sub("-", top.stem).strip("-.") or "recipe"
         origins[("name",)] = Origin("default", detail="from the file name")
@@ -108,6 +111,7 @@ def load_recipe(
     if problems or recipe is None:
         raise RecipeError(_sorted(problems))
     _resolve_default_paths(recipe, Path.cwd() if shared_root(top) else top.parent)
+    _shorthand_origins(data, origins)
     return LoadedRecipe(recipe, top, origins, references)
 
 
@@ -186,7 +190,7 @@ def _read_chain(
         references.append(resolve_reference(parent, where_parent, "extends"))
         parent_file = references[-1].file
     else:
-        parent_file = Path(os.path.abspath(file.parent / Path(parent).expanduser()))
+        parent_file = Path(os.path.abspath(file.parent / user_path(parent)))
         problem = escape_problem(parent, parent_file, checkout_root(file), where_parent, "extends")
         if problem:
             raise RecipeError(problem)
@@ -238,7 +242,7 @@ def _apply_override(
     """Apply one `section.key=value` override in place; return problems instead of raising."""
     where = Location(f"--set {override}", literal=True)
     key, sep, raw_value = override.partition("=")
-    parts = [int(part) if part.isdigit() else part for part in key.strip().split(".")]
+    parts = [int(part) if part.isdecimal() else part for part in key.strip().split(".")]
     if not sep or not key.strip() or any(part == "" for part in parts):
         return [
             Problem(
@@ -331,7 +335,7 @@ def _resolve_paths(
         base_dir = origin.base_dir(top_dir)
         if isinstance(marker, ModelRefMarker) and not looks_local(value, base_dir):
             continue
-        resolved = Path(os.path.normpath(base_dir / Path(value).expanduser()))
+        resolved = Path(os.path.normpath(base_dir / user_path(value)))
         set_value_at(data, path, str(resolved))
         escape = escape_problem(value, resolved, origin.checkout(), locate(path), path_text(path))
         if escape:
@@ -366,6 +370,16 @@ def _resolve_default_paths(recipe: Recipe, top_dir: Path) -> None:
     """Defaults such as `output.dir: runs` are relative to the top recipe file."""
     if not recipe.output.dir.is_absolute():
         recipe.output.dir = Path(os.path.normpath(top_dir / recipe.output.dir))
+
+
+def _shorthand_origins(data: dict[str, Any], origins: dict[FieldPath, Origin]) -> None:
+    """A sample prompt written as a bare string is its item's `prompt`: same origin."""
+    samples = data.get("samples")
+    prompts = samples.get("prompts") if isinstance(samples, dict) else None
+    for index, item in enumerate(prompts if isinstance(prompts, list) else []):
+        item_path = ("samples", "prompts", index)
+        if isinstance(item, str) and item_path in origins:
+            origins.setdefault((*item_path, "prompt"), origins[item_path])
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:

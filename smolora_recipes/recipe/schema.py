@@ -657,16 +657,18 @@ class OutputSection(Section):
     dir: OutputPath = Field(
         default=Path("runs"),
         description=(
-            "Runs go to `<dir>/<name>/<run-id>/`, relative to the recipe file. A `builtin:` or "
-            "`git+` recipe's own value is not used: its runs go to `runs/` in the working "
-            "directory."
+            "Runs go to `<dir>/<name>/<run-id>/`, relative to the recipe file. A recipe file "
+            "may only name a folder below its own (`..` and absolute paths elsewhere are "
+            "refused); `--set output.dir=PATH` may name any. A `builtin:` or `git+` recipe's own "
+            "value is not used: its runs go to `runs/` in the working directory."
         ),
     )
     cache_dir: OutputPath | None = Field(
         default=None,
         description=(
-            "Step cache folder; empty means `$SMOLORA_HOME/cache` (shared by recipes). A "
-            "`builtin:` or `git+` recipe's own value is not used."
+            "Step cache folder; empty means `$SMOLORA_HOME/cache` (shared by recipes). Like "
+            "`dir`, below the recipe's folder unless given with `--set`. A `builtin:` or `git+` "
+            "recipe's own value is not used."
         ),
     )
     link: Literal["symlink", "copy"] = Field(
@@ -805,7 +807,7 @@ class Recipe(Section):
     @field_validator("name")
     @classmethod
     def _name_is_a_folder_name(cls, value: str) -> str:
-        if not re.match(RECIPE_NAME_PATTERN, value):
+        if not re.fullmatch(RECIPE_NAME_PATTERN, value):  # `$` alone would allow a newline
             raise ValueError(
                 f"{value!r} is not a usable run name: use letters, digits, '_', '.' and '-', "
                 "starting with a letter or digit"

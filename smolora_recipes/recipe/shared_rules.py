@@ -1,5 +1,6 @@
-"""What a recipe from a shared place may not do: choose where runs go, enable the model's own
-code (fetched from git), or read files outside its repository (fetched from git)."""
+"""What a recipe may not do by itself: choose where runs go when it comes from a shared place
+or outside its own folder, enable the model's own code (fetched from git), or read files
+outside its repository (fetched from git)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from smolora_recipes.errors import Location, Problem
+from smolora_recipes.home import user_path
 from smolora_recipes.recipe.origin import Origin
 from smolora_recipes.recipe.shared_paths import SHORT_COMMIT, shared_root
 from smolora_recipes.recipe.yaml_source import FieldPath, path_text
@@ -62,3 +64,31 @@ def escape_problem(
         hint=f"a recipe fetched from git reads only files of its own commit "
         f"({checkout.name[:SHORT_COMMIT]}); name a path inside the repository",
     )
+
+
+def output_escape_problems(data: dict[str, Any], origins: dict[FieldPath, Origin]) -> list[Problem]:
+    """A recipe file writes runs and caches only below its own folder: `..`, absolute paths
+    and symlinks leading elsewhere are refused unless they come from the command line."""
+    output = data.get("output")
+    problems: list[Problem] = []
+    for path in _OUTPUT_FIELDS:
+        value = output.get(path[1]) if isinstance(output, dict) else None
+        origin = origins.get(path)
+        if not isinstance(value, str) or origin is None or origin.kind == "set":
+            continue
+        if origin.location is None or origin.location.literal:
+            continue
+        written = user_path(value)
+        folder = os.path.realpath(Path(origin.location.file).parent)
+        target = os.path.realpath(Path(folder) / written)  # symlinks followed; absolute stays
+        if ".." in written.parts or os.path.commonpath([target, folder]) != folder:
+            problems.append(
+                Problem(
+                    f"{value!r} leads out of the recipe's folder",
+                    origin.location,
+                    path_text(path),
+                    hint="a recipe writes below its own folder; to write elsewhere, say so on "
+                    f"the command line: --set {path_text(path)}=PATH",
+                )
+            )
+    return problems

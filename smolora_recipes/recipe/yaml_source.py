@@ -83,7 +83,10 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str]) -> YamlDocument:
                 hint="keep data in data files and name them from `data.sources`",
             )
         )
-    loader = _RecipeLoader(text)
+    try:  # the reader refuses control characters up front
+        loader = _RecipeLoader(text)
+    except yaml.reader.ReaderError as error:
+        raise RecipeError(_character_problem(text, error, file)) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
@@ -107,6 +110,18 @@ def parse_yaml_value(text: str, where: Location) -> Any:
     """Parse a single YAML value given on the command line (`--set key=VALUE`)."""
     document = parse_yaml(text, where.file, env={})
     return document.data
+
+
+def _character_problem(text: str, error: yaml.reader.ReaderError, file: str) -> Problem:
+    """A control character YAML does not allow, located by line and column."""
+    before = text[: error.position]
+    line = before.count("\n") + 1
+    column = error.position - (before.rfind("\n") + 1) + 1
+    return Problem(
+        f"character #x{error.character:04x} is not allowed in YAML",
+        Location(file, line, column),
+        hint='remove the control character, or write it escaped inside double quotes: "\\x1f"',
+    )
 
 
 def _syntax_problem(error: yaml.MarkedYAMLError, file: str) -> Problem:

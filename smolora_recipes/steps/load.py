@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from smolora_recipes.errors import Problem, UserInputError
+from smolora_recipes.errors import Problem, UserInputError, problem_at
 from smolora_recipes.hashing import file_sha256
 from smolora_recipes.home import smolora_home
+from smolora_recipes.model_files import check_weight_files
 from smolora_recipes.models import BUILTIN_MODELS, ModelRef, builtin_model_file, classify_model
 from smolora_recipes.runtime import choose_runtime
 from smolora_recipes.steps.context import StepContext
@@ -27,12 +28,23 @@ _COMPLETE = "smolora-converted.json"
 def run(ctx: StepContext) -> dict[str, Any]:
     """Resolve the model folder, pick the runtime, write model.json."""
     model = ctx.recipe.model
-    if model.trust_remote_code:
-        ctx.log("WARNING: model.trust_remote_code is true: the model's own Python code will run")
     ref = classify_model(model.base)
     started = time.perf_counter()
     folder, converted = resolve_model_folder(ref, model.revision, ctx.log)
-    ctx.tokenizer(folder)  # fails here if the folder has none; later steps of this run reuse it
+    check_weight_files(folder)
+    try:
+        ctx.tokenizer(folder)  # fails here if the folder has none; later steps of this run reuse it
+    except (OSError, ValueError) as error:
+        raise UserInputError(
+            problem_at(
+                folder,
+                f"no usable tokenizer in this model folder ({type(error).__name__}: "
+                f"{str(error).splitlines()[0].rstrip(': ')})",
+                field="model.base",
+                hint="copy the tokenizer files (tokenizer.json, tokenizer_config.json) from the "
+                "model's repository into the folder",
+            )
+        ) from None
     runtime = choose_runtime(model)
     info = {
         "base": model.base,

@@ -51,11 +51,13 @@ def tiny_recipe(model_dir: Path, **sections: str) -> str:
     return "name: tiny\n" + "".join(parts.values())
 
 
-def write_tiny_recipe(folder: Path, model_dir: Path, **sections: str) -> Path:
+def write_tiny_recipe(
+    folder: Path, model_dir: Path, name: str = "recipe.yaml", **sections: str
+) -> Path:
     """`tiny_recipe` and its data written into `folder`; the recipe file."""
     (folder / "data").mkdir(exist_ok=True)
     (folder / "data/train.jsonl").write_text(chat_jsonl())
-    recipe = folder / "recipe.yaml"
+    recipe = folder / name
     recipe.write_text(tiny_recipe(model_dir, **sections))
     return recipe
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+from smolora_recipes.cache import current_umask
 from smolora_recipes.executor import RunState
 from smolora_recipes.runtime import Runtime, load_model
 
@@ -178,3 +180,13 @@ def test_generate_answers_several_prompts_in_batches_in_order(tiny_run: RunState
     assert result.exit_code == 0, result.output
     shown = [line[4:] for line in result.output.splitlines() if line.startswith(">>> ")]
     assert shown == prompts
+
+
+def test_run_artifacts_follow_the_umask_and_are_never_world_writable(tiny_run: RunState) -> None:
+    file_mode, dir_mode = 0o666 & ~current_umask(), 0o777 & ~current_umask()
+    for folder, dirs, files in os.walk(tiny_run.run_dir, followlinks=True):
+        for name in dirs:
+            assert os.stat(Path(folder, name)).st_mode & 0o777 == dir_mode, (folder, name)
+        for name in files:
+            mode = os.stat(Path(folder, name)).st_mode & 0o777
+            assert mode == file_mode and not mode & 0o002, (folder, name, oct(mode))

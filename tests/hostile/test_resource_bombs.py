@@ -1,0 +1,113 @@
+"""Resource bombs fail fast, with bounded memory and a located error."""
+
+from __future__ import annotations
+
+import json
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from smolora_recipes.data import readers, sandbox
+from smolora_recipes.data.records import DataError, ErrorPolicy, Record
+from smolora_recipes.data.templates import RecordTemplate
+from smolora_recipes.recipe.schema import DataSection, JsonlSource
+from tests.conftest import invoke
+
+
+def test_a_1_gb_single_line_data_file_is_refused_reading_one_bounded_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 2**20)
+    data = tmp_path / "huge.jsonl"
+    with data.open("wb") as handle:
+        handle.truncate(2**30)  # sparse: 1 GB of NULs without a newline, no disk used
+    source = JsonlSource.model_validate({"type": "jsonl", "path": data})
+    tracemalloc.start()
+    with pytest.raises(DataError) as raised:
+        list(readers.read_source(source, 0, tmp_path, ErrorPolicy()))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4 * 2**20
+    assert "huge.jsonl:1: data.sources.0: line longer than 1 MB" in raised.value.render()
+
+
+def test_a_template_that_loops_forever_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "RENDER_SECONDS", 0.2)
+    template = RecordTemplate(
+        "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"
+    )
+    started = time.perf_counter()
+    with pytest.raises(DataError, match=r"took longer than 0\.2 s"):
+        template.render(Record({"text": "x"}, "d.jsonl:7"))
+    assert time.perf_counter() - started < 2
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        *("{{ 'ab' * 10**9 }}", "{{ [1] * 10**7 }}", "{{ 10 ** 100000000 }}", "{{ 7 ** 99999 }}"),
+        *("{{ 'x'|center(10**9) }}", "{{ 'x'.ljust(10**9) }}", "{{ record.text|indent(10**9) }}"),
+        *(
+            "{{ '%0999999999d' % 1 }}",
+            "{{ '%999999999s'|format(1) }}",
+            "{{ '{:>999999999}'.format(1) }}",
+        ),
+        *(
+            "{{ '%*d' % (10**9, 1) }}",
+            "{{ '{:{}}'.format(1, 10**9) }}",
+            "{{ '%*s'|format(10**9, 1) }}",
+        ),
+        "{{ '{:{w}}'.format(1, w=10**9) }}",
+    ],
+)
+def test_templates_cannot_build_huge_values(source: str) -> None:
+    with pytest.raises(DataError, match=r"d\.jsonl:7: data\.template: refused by the sandbox"):
+        RecordTemplate(source).render(Record({"text": "x"}, "d.jsonl:7"))
+
+
+def test_ordinary_arithmetic_and_repetition_still_work() -> None:
+    template = RecordTemplate(
+        "{{ '-' * 3 }} {{ 2 ** 10 }} {{ record.n * 2 }} {{ '%5.1f' % 3.14 }}"
+        " {{ '{:>3}'.format(7) }} {{ 'ab'|center(6) }} {{ '%s-%s'|format(1, 2) }}"
+        " {{ '{}'.format(12345678901) }}"
+    )
+    assert (
+        template.render(Record({"n": 21}, "d.jsonl:1"))
+        == "--- 1024 42   3.1   7   ab   1-2 12345678901"
+    )
+
+
+def test_an_oversized_recipe_is_refused_before_parsing(tmp_path: Path) -> None:
+    recipe = tmp_path / "big.yaml"
+    recipe.write_text("name: big\ndescription: '" + "x" * 1_100_000 + "'\n")
+    code, _, err = invoke("validate", str(recipe))
+    assert code == 2 and "big.yaml: file is larger than 1000 kB" in err
+
+
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [({"type": "json"}, "huge.json"), ({"type": "text_files", "split_by": "file"}, "huge.txt")],
+)
+def test_a_file_read_whole_is_refused_when_too_big_for_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: dict, name: str
+) -> None:
+    monkeypatch.setattr(readers, "MAX_WHOLE_FILE_BYTES", 2**20)
+    data = tmp_path / name
+    with data.open("wb") as handle:
+        handle.truncate(2**30)  # sparse, as above
+    section = DataSection.model_validate({"sources": [{**source, "path": data}]})
+    with pytest.raises(DataError) as raised:
+        list(readers.read_source(section.sources[0], 0, tmp_path, ErrorPolicy()))
+    assert f"{name}: data.sources.0: file is larger than 1 MB" in raised.value.render()
+
+
+def test_a_minified_json_file_longer_than_a_line_limit_still_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 100)
+    data = tmp_path / "one-line.json"
+    data.write_text(json.dumps([{"text": f"record {i}"} for i in range(50)]))
+    section = DataSection.model_validate({"sources": [{"type": "json", "path": data}]})
+    assert len(list(readers.read_source(section.sources[0], 0, tmp_path, ErrorPolicy()))) == 50
