@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from smolora_recipes import __version__, cli_recipes
+from smolora_recipes import __version__, cli_cache, cli_finished_run, cli_recipes
 from smolora_recipes.cli_options import (
     RECIPE_HELP,
     reports_errors,
@@ -32,6 +32,10 @@ def main() -> None:
 
 main.add_command(cli_recipes.lock)
 main.add_command(cli_recipes.recipes)
+main.add_command(cli_finished_run.report)
+main.add_command(cli_finished_run.generate)
+main.add_command(cli_finished_run.serve)
+main.add_command(cli_cache.cache)
 
 
 @main.command(epilog=RECIPE_HELP)
@@ -65,13 +69,6 @@ def validate(recipes: tuple[str, ...], overrides: tuple[str, ...], trust_remote_
             click.echo(f"warning: {problem.render()}", err=True)
     if failed:
         sys.exit(2)
-
-
-def batch_size_option(help_text: str) -> Any:
-    """`--batch-size N` (default 8) with the command's own help."""
-    return click.option(
-        "--batch-size", default=8, show_default=True, type=click.IntRange(1), help=help_text
-    )
 
 
 def _nproc_override(nproc: int | None) -> tuple[str, ...]:
@@ -223,120 +220,6 @@ def _run_summary(state: Any) -> str:
     return "\n".join(lines)
 
 
-@main.command()
-@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
-@reports_errors
-def report(run_dir: str) -> None:
-    """Re-render report.md and report.html of a run from its report.json."""
-    from smolora_recipes.report import load_report, write_report_files
-
-    for path in write_report_files(Path(run_dir), load_report(Path(run_dir))):
-        click.echo(f"wrote {path}")
-
-
-@main.command()
-@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
-@click.option(
-    "--prompt",
-    "-p",
-    "prompts",
-    multiple=True,
-    help="A prompt; repeatable. Without it, prompts are read from standard input, one per line.",
-)
-@click.option("--max-new-tokens", default=128, show_default=True, type=click.IntRange(1))
-@click.option(
-    "--temperature",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0, 5),
-    help="0 is greedy decoding.",
-)
-@click.option("--seed", default=0, show_default=True, type=int)
-@batch_size_option("Prompts generated together (length-sorted, left-padded); 1 streams each.")
-@reports_errors
-def generate(
-    run_dir: str,
-    prompts: tuple[str, ...],
-    max_new_tokens: int,
-    temperature: float,
-    seed: int,
-    batch_size: int,
-) -> None:
-    """Generate with the tuned model of a finished run: one prompt streams its tokens as they
-    come; several are generated in batches and printed in order."""
-    from smolora_recipes.finished_run import open_finished_run
-    from smolora_recipes.generation import (
-        GenerationSettings,
-        format_prompt,
-        generate_batch,
-        stream,
-    )
-
-    texts = list(prompts) or [line.strip() for line in sys.stdin if line.strip()]
-    if not texts:
-        raise click.UsageError("give --prompt TEXT or prompts on standard input")
-    finished = open_finished_run(Path(run_dir))
-    settings = GenerationSettings(
-        max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size
-    )
-    if len(texts) > 1 and batch_size > 1:
-        formatted = [format_prompt(finished.tokenizer, text, finished.chat) for text in texts]
-        answers, _ = generate_batch(finished.model, finished.tokenizer, formatted, settings)
-        for text, answer in zip(texts, answers, strict=True):
-            click.echo(f">>> {text}\n{answer}")
-        return
-    for text in texts:
-        if len(texts) > 1:
-            click.echo(f">>> {text}")
-        prompt = format_prompt(finished.tokenizer, text, finished.chat)
-        stream(
-            finished.model,
-            finished.tokenizer,
-            prompt,
-            settings,
-            lambda piece: click.echo(piece, nl=False),
-        )
-        click.echo()
-
-
-@main.command()
-@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@batch_size_option("Queued requests generated together, in prompts.")
-@reports_errors
-def serve(run_dir: str, host: str, port: int, batch_size: int) -> None:
-    """Serve a finished run's tuned model with an OpenAI-compatible API (Ctrl-C stops).
-
-    /v1/models, /v1/completions and /v1/chat/completions (also streamed); point any OpenAI
-    client at http://HOST:PORT/v1."""
-    from smolora_recipes.errors import Location, Problem, UserInputError
-    from smolora_recipes.finished_run import open_finished_run
-    from smolora_recipes.serve import make_server
-
-    folder = Path(run_dir).resolve()
-    finished = open_finished_run(folder)
-    name = folder.parent.name  # runs/<recipe name>/<run id>
-    try:
-        server = make_server(finished, name, host, port, batch_size)
-    except OSError as error:
-        raise UserInputError(
-            Problem(
-                f"cannot listen on {host}:{port}: {error.strerror or error}",
-                Location("--port", literal=True),
-                hint="pick a free port with --port (0 lets the system choose)",
-            )
-        ) from None
-    address = f"http://{host}:{server.server_port}/v1"
-    click.echo(f"serving {name} ({finished.source} model) at {address}; Ctrl-C stops", err=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-
-
 @main.command(epilog=RECIPE_HELP)
 @click.argument("recipe")
 @set_option
@@ -466,115 +349,3 @@ def init(path: str) -> None:
     for written in write_starter(Path(path)):
         click.echo(f"wrote {written}")
     click.echo(f"next: smolora validate {path}")
-
-
-@main.group()
-def cache() -> None:
-    """Inspect and prune the step cache ($SMOLORA_HOME/cache, or --dir)."""
-
-
-cache_dir_option = click.option(
-    "--dir",
-    "cache_dir",
-    type=click.Path(file_okay=False),
-    help="A cache folder other than the default (a recipe's output.cache_dir).",
-)
-
-
-@cache.command("ls")
-@cache_dir_option
-@reports_errors
-def cache_ls(cache_dir: str | None) -> None:
-    """List cache entries: step, fingerprint, size, created, last use, runs that used it."""
-    from smolora_recipes.cache import StepCache
-    from smolora_recipes.report import human_bytes
-
-    store = StepCache.at(Path(cache_dir) if cache_dir else None)
-    entries = store.entries()
-    in_use = store.in_use()
-    click.echo(
-        f"{'step':<8} {'fingerprint':<12} {'size':>10}  {'created':<16}  {'last used':<16}  "
-        "runs (last)"
-    )
-    for entry in entries:
-        uses = entry.uses()
-        last_run = uses[-1]["run"] if uses else entry.manifest["run"]
-        held = "  in use" if entry.path in in_use else ""
-        click.echo(
-            f"{entry.step:<8} {entry.fingerprint[:12]:<12} {human_bytes(entry.size()):>10}  "
-            f"{_minute(entry.manifest['created'])}  {_minute(entry.last_used())}  "
-            f"{len(uses)} ({last_run}){held}"
-        )
-    total = sum(entry.size() for entry in entries)
-    click.echo(f"{len(entries)} entries, {human_bytes(total)} in {store.root}")
-    for work in store.unfinished():
-        click.echo(
-            f"unfinished {work.step} {work.fingerprint[:12]} ({human_bytes(work.size)}): "
-            "a re-run of its recipe resumes from it; `cache gc --unfinished` removes it"
-        )
-
-
-def _minute(iso_time: str) -> str:
-    """'2026-11-25T05:00:00.773757+00:00' -> '2026-11-25 05:00' (UTC)."""
-    return iso_time[:16].replace("T", " ")
-
-
-@cache.command("gc")
-@cache_dir_option
-@click.option(
-    "--keep-last",
-    type=click.IntRange(0),
-    help="Keep the N most recently used entries of each step.",
-)
-@click.option(
-    "--max-size",
-    help="Then remove least recently used entries until the cache is at most this size, e.g. 20GB.",
-)
-@click.option(
-    "--unfinished",
-    is_flag=True,
-    help="Also remove work folders of killed or interrupted steps (their checkpoints).",
-)
-@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
-@reports_errors
-def cache_gc(
-    cache_dir: str | None,
-    keep_last: int | None,
-    max_size: str | None,
-    unfinished: bool,
-    dry_run: bool,
-) -> None:
-    """Remove cache entries, never one that a running run is writing or using."""
-    from smolora_recipes.cache import StepCache, choose_garbage, parse_size
-    from smolora_recipes.errors import Problem, UserInputError
-    from smolora_recipes.report import human_bytes
-
-    if keep_last is None and max_size is None and not unfinished:
-        raise click.UsageError("give --keep-last N, --max-size SIZE or --unfinished")
-    try:
-        limit = parse_size(max_size) if max_size else None
-    except ValueError as error:
-        raise UserInputError(Problem(str(error), field="--max-size")) from None
-    store = StepCache.at(Path(cache_dir) if cache_dir else None)
-    removed = kept_busy = 0
-    freed = 0
-    doomed = choose_garbage(store.entries(), keep_last, limit)
-    removals = [(e.step, e.fingerprint, e.size(), lambda e=e: store.remove(e)) for e in doomed]
-    if unfinished:
-        removals += [
-            (w.step, w.fingerprint, w.size, lambda w=w: store.remove_unfinished(w))
-            for w in store.unfinished()
-        ]
-    for step, fingerprint, size, remove in removals:
-        if dry_run:
-            click.echo(f"would remove {step} {fingerprint[:12]}")
-        elif not remove():
-            kept_busy += 1
-            continue
-        removed += 1
-        freed += size
-    verb = "would free" if dry_run else "freed"
-    click.echo(
-        f"{removed} entries removed, {verb} {human_bytes(freed)}; "
-        f"{kept_busy} kept because a running run uses them"
-    )

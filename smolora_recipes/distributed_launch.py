@@ -52,7 +52,7 @@ def train_on_workers(ctx: StepContext) -> dict[str, Any]:
     if returncode != 0:
         raise _failure(folder, returncode)
     if dist.machine_rank > 0:
-        return {"world_size": dist.world_size, "machine_rank": dist.machine_rank}
+        return {"world_size": dist.num_processes, "machine_rank": dist.machine_rank}
     return json.loads((folder / RESULT).read_text(encoding="utf-8"))
 
 

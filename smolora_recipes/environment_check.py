@@ -3,7 +3,7 @@
 `validate` checks a recipe alone, so a recipe written for a GPU cluster validates on a laptop;
 `plan` and `run` also check it against this machine, so a recipe that cannot work here fails
 in a second with the field that asks for the missing piece, not minutes into training.
-torch is imported only when the recipe asks for something that needs CUDA.
+torch is imported only when the recipe asks for something that depends on the GPUs.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ class Machine:
     has_module: Callable[[str], bool]
 
 
-def this_machine(needs_cuda: bool) -> Machine:
-    """This machine; CUDA is probed (importing torch) only when `needs_cuda`."""
+def this_machine(probe_gpus: bool) -> Machine:
+    """This machine; its GPUs are counted (importing torch) only when `probe_gpus`."""
     devices = 0
-    if needs_cuda:
+    if probe_gpus:
         import torch
 
         devices = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -37,12 +37,12 @@ def this_machine(needs_cuda: bool) -> Machine:
 
 def check_environment(loaded: LoadedRecipe, machine: Machine | None = None) -> None:
     """Raise UserInputError listing every requirement of the recipe this machine cannot meet."""
-    problems = environment_problems(loaded, machine or this_machine(needs_cuda(loaded)))
+    problems = environment_problems(loaded, machine or this_machine(depends_on_gpus(loaded)))
     if problems:
         raise UserInputError(problems)
 
 
-def needs_cuda(loaded: LoadedRecipe) -> bool:
+def depends_on_gpus(loaded: LoadedRecipe) -> bool:
     """Whether any of the recipe's settings works only on CUDA, names CUDA, or depends on how
     many GPUs there are (several processes: one per GPU)."""
     recipe = loaded.recipe
@@ -104,7 +104,7 @@ def environment_problems(loaded: LoadedRecipe, machine: Machine) -> list[Problem
                 ("sft", "optim"),
                 f"optimizer {recipe.sft.optim} runs on CUDA through bitsandbytes, "
                 "and this machine lacks " + ("bitsandbytes" if gpus else "a CUDA GPU"),
-                "use `optim: adamw_torch` (the default)",
+                "use `optim: auto` (the default) or `adamw_torch`",
             ),
         )
     return [

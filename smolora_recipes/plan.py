@@ -215,9 +215,7 @@ def _batch_note(recipe: Recipe) -> list[str]:
     factors = f"{sft.batch_size} per device step x {sft.grad_accum} accumulated"
     if processes > 1:
         factors += f" x {processes} processes"
-    return [
-        f"batch   {factors} = {sft.batch_size * sft.grad_accum * processes} sequences per update"
-    ]
+    return [f"batch   {factors} = {recipe.sequences_per_update} sequences per update"]
 
 
 def fingerprint_view(loaded: LoadedRecipe) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:

@@ -96,7 +96,7 @@ class Generator:
                 prompts += len(job.texts)
             else:
                 skipped.append(job)
-        for job in skipped:  # back in the queue, in order, for the next round
+        for job in skipped:  # back in the queue (behind any that arrived meanwhile)
             self.jobs.put(job)
         return taken
 

@@ -30,10 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(launch["folder"])
     try:
         _use_local_gpu()
-        from smolora_recipes.runtime import quiet_libraries
+        from smolora_recipes.plan import STEP_SPEC_BY_NAME
+        from smolora_recipes.runtime import import_libraries, quiet_libraries
         from smolora_recipes.steps.train import train
 
-        quiet_libraries()
+        import_libraries(STEP_SPEC_BY_NAME["train"].libraries)  # as the executor does: then
+        quiet_libraries()  # their progress bars and chatter can be silenced
         metrics = train(_context(launch, rank))
         if rank == 0:
             (folder / RESULT).write_text(json.dumps(metrics, default=str), encoding="utf-8")

@@ -740,11 +740,6 @@ class DistributedSection(Section):
         return self
 
     @property
-    def world_size(self) -> int:
-        """Training processes in all."""
-        return self.num_processes
-
-    @property
     def processes_per_machine(self) -> int:
         """Training processes this machine starts."""
         return self.num_processes // self.num_machines
@@ -787,6 +782,11 @@ class Recipe(Section):
     distributed: DistributedSection = Field(
         default_factory=DistributedSection, description=DistributedSection.__doc__
     )
+
+    @property
+    def sequences_per_update(self) -> int:
+        """Sequences one optimizer update sees: per device step x accumulated x processes."""
+        return self.sft.batch_size * self.sft.grad_accum * self.distributed.num_processes
 
     @field_validator("sft")
     @classmethod

@@ -164,7 +164,7 @@ def plain_loss_trainer() -> type:
 
 def run(ctx: StepContext) -> dict[str, Any]:
     """Train the adapter here, or on `distributed.num_processes` worker processes."""
-    if ctx.recipe.distributed.world_size > 1:
+    if ctx.recipe.distributed.num_processes > 1:
         from smolora_recipes.distributed_launch import train_on_workers
 
         return train_on_workers(ctx)
@@ -238,16 +238,16 @@ def train(ctx: StepContext) -> dict[str, Any]:
     eval_after = trainer.evaluate()["eval_loss"] if has_eval else None
     if eval_after is not None:
         ctx.log(f"eval loss after training: {eval_after:.4f}")
+    world = trainer.accelerator.num_processes
     trained = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     restore_sdpa_attention(trained)  # and no autocast wrapper: the merge compares fp32 logits
     if main_process:
         shutil.copyfile(ctx.scratch / TRAIN_LOG, ctx.side_dir / TRAIN_LOG)
         trained.save_pretrained(ctx.output)
         tokenizer.save_pretrained(ctx.output)
-    if trainer.accelerator.num_processes == 1 and not quantization:
+    if world == 1 and not quantization:
         ctx.memory[TRAINED_MODEL] = trained  # merging it saves reloading base and adapter
     state = trainer.state
-    world = trainer.accelerator.num_processes
     trainable, total = trainer.model.get_nb_trainable_parameters()
     tokens = int(state.num_input_tokens_seen)
     tokens_now = tokens - tokens_before
@@ -265,7 +265,7 @@ def train(ctx: StepContext) -> dict[str, Any]:
         "final_train_loss": progress.losses[-1]["loss"] if progress.losses else None,
         "trained_tokens": tokens,
         "world_size": world,
-        "sequences_per_update": recipe.sft.batch_size * recipe.sft.grad_accum * world,
+        "sequences_per_update": recipe.sequences_per_update,
         "rows_per_process": rows_per_process,
         "resumed_from_step": resume[1] if resume else None,
         "tokens_per_second": round(tokens_now / wall, 2) if wall > 0 else None,
