@@ -1,10 +1,11 @@
 """The content-addressed step cache: `<root>/<step>/<fingerprint>/`, written whole or not at all.
 
-An entry is staged in a temporary folder, its manifest (fingerprint, files with sizes and
-sha256, creating run) written last, then renamed into place; a lookup accepts only an entry
-whose manifest is complete and whose files match it, and removes anything else. Writers hold
-an advisory `flock` per entry, which the OS releases when a process dies, so a killed run never
-leaves a lock behind.
+An entry is staged in a temporary folder, its manifest (fingerprint, files with sizes, creating
+run) written last, then renamed into place; a lookup accepts only an entry whose manifest is
+complete and whose files have the listed sizes, and removes anything else. Sealing hashes no
+content: the run report lists each file's sha256, hashed while the next step runs. Writers
+hold an advisory `flock` per entry, which the OS releases when a process dies, so a killed run
+never leaves a lock behind.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from smolora_recipes.file_lock import fcntl, held_lock
-from smolora_recipes.hashing import file_sha256
 from smolora_recipes.home import smolora_home
 
 CACHE_VERSION = 1
@@ -132,11 +132,7 @@ class StepCache:
         """Seal a staged entry: metrics, manifest last, then rename into place."""
         (staging / METRICS).write_text(json.dumps(metrics, indent=2, default=str))
         files = [
-            {
-                "path": p.relative_to(staging).as_posix(),
-                "bytes": p.stat().st_size,
-                "sha256": file_sha256(p),
-            }
+            {"path": p.relative_to(staging).as_posix(), "bytes": p.stat().st_size}
             for p in sorted(staging.rglob("*"))
             if p.is_file() and p.name not in _NOT_OUTPUTS
         ]

@@ -9,7 +9,7 @@ import shutil
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 
 from smolora_recipes.cache import CacheEntry, StepCache, follow_umask
 from smolora_recipes.errors import UserInputError, os_error_text
+from smolora_recipes.hashing import cancel_background_hashing, hash_in_background
 from smolora_recipes.plan import STEP_SPEC_BY_NAME, Plan
 from smolora_recipes.plan_status import record_plan
 from smolora_recipes.recipe.canonical import canonical_yaml
@@ -155,6 +156,7 @@ def execute(
         report_record.status, report_record.outcome = "ok", "ran"
         write_report_files(run_dir, build_report(state))
     finally:
+        cancel_background_hashing()
         if state.options.cache is not None:
             state.options.cache.release_all()
     if state.status == "ok" and state.options.cache is not None and state.options.until is None:
@@ -212,6 +214,8 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
         state.metrics[record.name] = metrics
         state.outputs[record.name] = state.run_dir / module.OUTPUT
         record.status = "ok"
+        if record.outcome.startswith("ran"):  # new files: hashed for the report meanwhile
+            hash_in_background(_files_below(state.run_dir / name for name in names))
     except KeyboardInterrupt:
         record.status, record.outcome = "failed", "interrupted"
         state.status, state.exit_code = "interrupted", EXIT_CODES["interrupted"]
@@ -323,6 +327,17 @@ def _link(source: Path, target: Path, mode: str) -> None:
         shutil.copytree(source, target)
     else:
         shutil.copy2(source, target)
+
+
+def _files_below(paths: Iterable[Path]) -> list[Path]:
+    """The files among `paths` and below those that are folders (following links)."""
+    found = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file())
+        elif path.is_file():
+            found.append(path)
+    return found
 
 
 def _remove(path: Path) -> None:

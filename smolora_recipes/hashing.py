@@ -1,17 +1,21 @@
 """Content hashing: canonical JSON digests and file hashes memoised by file status.
 
 A file's hash is recomputed whenever its size, mtime or inode changes, so touching a file
-costs one re-hash but never changes a fingerprint, while editing one byte always does.
+costs one re-hash but never changes a fingerprint, while editing one byte always does. Files a
+step has just written are hashed on a background thread while the next step runs (a merged
+model's 538 MB take ~0.45 s here), for the run report that lists them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import sqlite3
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +34,15 @@ def digest(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
-def _hash_file_now(path: Path) -> str:
+def _hash_file_now(path: str) -> str:
     sha = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
             sha.update(chunk)
     return sha.hexdigest()
+
+
+_MemoKey = tuple[str, int, int, int]
 
 
 class _HashMemo:
@@ -61,33 +68,66 @@ class _HashMemo:
         self._db, self._db_path = db, path
         return db
 
-    def sha256(self, path: Path) -> str:
-        stat = path.stat()
-        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    def lookup(self, key: _MemoKey) -> str | None:
         db = self._connect()
-        if db is not None:
-            try:
-                row = db.execute(
-                    "SELECT sha256 FROM hashes WHERE path=? AND size=? AND mtime_ns=? AND inode=?",
-                    key,
-                ).fetchone()
-            except sqlite3.Error:
-                row = None
-            if row:
-                return row[0]
-        value = _hash_file_now(path)
+        if db is None:
+            return None
+        try:
+            row = db.execute(
+                "SELECT sha256 FROM hashes WHERE path=? AND size=? AND mtime_ns=? AND inode=?", key
+            ).fetchone()
+        except sqlite3.Error:
+            return None
+        return row[0] if row else None
+
+    def store(self, key: _MemoKey, value: str) -> None:
+        db = self._connect()
         if db is not None:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", (*key, value))
-        return value
 
 
 _MEMO = _HashMemo()
+_PENDING: dict[_MemoKey, Future[str]] = {}  # hashes started by hash_in_background
+
+
+def _memo_key(path: Path) -> _MemoKey:
+    """What a hash is valid for: the file's resolved path, size, mtime and inode now."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """sha256 of a file's bytes (memoised by size, mtime and inode)."""
-    return _MEMO.sha256(Path(path))
+    key = _memo_key(Path(path))
+    value = _MEMO.lookup(key)
+    if value is None:
+        pending = _PENDING.pop(key, None)
+        value = pending.result() if pending and not pending.cancelled() else _hash_file_now(key[0])
+        _MEMO.store(key, value)
+    return value
+
+
+def hash_in_background(paths: Iterable[Path]) -> None:
+    """Start hashing new files on a background thread, one after another, so that the hashing
+    overlaps whatever runs next; `file_sha256` of such a file waits for its result."""
+    for path in paths:
+        key = _memo_key(path)
+        if key in _PENDING or _MEMO.lookup(key) is not None:
+            continue
+        _PENDING[key] = _background_thread().submit(_hash_file_now, key[0])
+
+
+@functools.cache
+def _background_thread() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(1, "hash")
+
+
+def cancel_background_hashing() -> None:
+    """Drop the background hashes nobody asked for (those not started are not computed)."""
+    for pending in _PENDING.values():
+        pending.cancel()
+    _PENDING.clear()
 
 
 def files_sha256(root: Path, files: Iterable[Path]) -> str:

@@ -31,7 +31,8 @@ def test_commit_then_lookup(tmp_path: Path) -> None:
     assert found.metrics() == {"loss": 1.0} and found.manifest["run"] == "r/1"
     files = {f["path"]: f for f in found.manifest["files"]}
     assert set(files) == {"adapter/weights.bin", "metrics.json"}
-    assert len(files["adapter/weights.bin"]["sha256"]) == 64
+    weights = entry.path / "adapter/weights.bin"
+    assert files["adapter/weights.bin"]["bytes"] == weights.stat().st_size
     assert not [p for p in (tmp_path / "train").iterdir() if ".tmp-" in p.name]
 
 

@@ -20,6 +20,7 @@ from smolora_recipes.steps.train import TRAINED_MODEL
 OUTPUT = "merged"
 VERIFY_ROWS = 1  # every merged weight moves every logit: one short row suffices
 VERIFY_TOKENS = 16
+BASE_ROWS = "__base__"  # peft's name for "no adapter" in a batch of mixed adapters
 
 
 class MergeVerificationError(SmoloraError):
@@ -34,12 +35,10 @@ def run(ctx: StepContext) -> dict[str, Any]:
     tokenizer = ctx.tokenizer()
     tuned, source = adapter_model(ctx)
     inputs = verification_inputs(ctx.outputs["dataset"], tokenizer).to(runtime.device)
+    adapter_logits, base_logits = adapter_and_base_logits(tuned, inputs)
     with torch.no_grad():
-        adapter_logits = tuned(input_ids=inputs).logits.float()
-        with tuned.disable_adapter():
-            base_logits = tuned(input_ids=inputs).logits.float()
         merged = tuned.merge_and_unload()
-        merged_logits = merged(input_ids=inputs).logits.float()
+    merged_logits = logits_of(merged, inputs)
     vs_adapter = float((merged_logits - adapter_logits).abs().max())
     vs_base = float((merged_logits - base_logits).abs().max())
     tolerance = recipe.merge.tolerance or (1e-3 if runtime.dtype == "float32" else 5e-2)
@@ -60,6 +59,23 @@ def run(ctx: StepContext) -> dict[str, Any]:
     merged.save_pretrained(ctx.output)
     tokenizer.save_pretrained(ctx.output)
     return result
+
+
+def adapter_and_base_logits(tuned: Any, inputs: Any) -> tuple[Any, Any]:
+    """Float logits of the adapter model and of its base, from one forward of a batch whose
+    first half uses the adapter and second half does not (peft's mixed-adapter batches)."""
+    rows = len(inputs)
+    names = [tuned.active_adapter] * rows + [BASE_ROWS] * rows
+    both = logits_of(tuned, inputs.repeat(2, 1), adapter_names=names)
+    return both[:rows], both[rows:]
+
+
+def logits_of(model: Any, inputs: Any, **kwargs: Any) -> Any:
+    """A model's float logits for a batch of token ids, without gradients."""
+    import torch
+
+    with torch.no_grad():
+        return model(input_ids=inputs, **kwargs).logits.float()
 
 
 def adapter_model(ctx: StepContext) -> tuple[Any, str]:
