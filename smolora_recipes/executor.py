@@ -22,7 +22,7 @@ from smolora_recipes.plan import STEP_SPEC_BY_NAME, Plan
 from smolora_recipes.plan_status import record_plan
 from smolora_recipes.recipe.canonical import canonical_yaml
 from smolora_recipes.recipe.loader import LoadedRecipe
-from smolora_recipes.runtime import import_libraries, quiet_libraries
+from smolora_recipes.runtime import import_libraries, quiet_libraries, release_free_memory
 from smolora_recipes.steps.context import StepContext
 
 RUN_LOG = "run.log"
@@ -308,6 +308,7 @@ def _compute(
     log("start", record.name)
     try:
         metrics = module.run(ctx)
+        release_free_memory()
         follow_umask(folder)
         return folder, metrics
     except BaseException:

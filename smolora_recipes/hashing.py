@@ -112,7 +112,10 @@ def hash_in_background(paths: Iterable[Path]) -> None:
     """Start hashing new files on a background thread, one after another, so that the hashing
     overlaps whatever runs next; `file_sha256` of such a file waits for its result."""
     for path in paths:
-        key = _memo_key(path)
+        try:
+            key = _memo_key(path)
+        except OSError:
+            continue  # gone already: whoever asks for its hash gets the error then
         if key in _PENDING or _MEMO.lookup(key) is not None:
             continue
         _PENDING[key] = _background_thread().submit(_hash_file_now, key[0])

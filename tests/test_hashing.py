@@ -47,6 +47,11 @@ def test_background_hash_of_a_file_changed_since_is_not_used(tmp_path: Path) -> 
     assert not hashing._PENDING
 
 
+def test_a_missing_file_is_skipped(tmp_path: Path) -> None:
+    hash_in_background([tmp_path / "gone.bin"])
+    assert not hashing._PENDING
+
+
 def test_symlinked_path_shares_the_hash_of_its_target(tmp_path: Path) -> None:
     target = tmp_path / "cache" / "model.safetensors"
     target.parent.mkdir()

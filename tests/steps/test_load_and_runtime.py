@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from pathlib import Path
 
@@ -10,7 +12,12 @@ import pytest
 from smolora_recipes.errors import UserInputError
 from smolora_recipes.models import BUILTIN_MODELS, ModelRef, builtin_model_file, classify_model
 from smolora_recipes.recipe.schema import ModelSection
-from smolora_recipes.runtime import choose_runtime, cpu_supports_bf16, pick_device
+from smolora_recipes.runtime import (
+    choose_runtime,
+    cpu_supports_bf16,
+    pick_device,
+    release_free_memory,
+)
 from smolora_recipes.steps.load import resolve_model_folder
 
 
@@ -69,3 +76,22 @@ def test_explicit_dtype_is_respected() -> None:
 def test_unavailable_device_is_a_clear_error() -> None:
     with pytest.raises(UserInputError, match="device 'cuda' is not available"):
         pick_device("cuda")
+
+
+def _rss_bytes() -> int:
+    """This process's resident set size (Linux)."""
+    fields = Path("/proc/self/statm").read_text().split()
+    return int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc_trim")
+def test_release_free_memory_returns_freed_heap_to_the_os() -> None:
+    blocks = [bytearray(100_000) for _ in range(2_000)]  # 200 MB below the mmap threshold
+    for block in blocks:
+        block[::4096] = b"\1" * len(block[::4096])  # touch every page
+    kept = blocks[::10]  # survivors in between keep the freed holes from merging into the top
+    del blocks
+    before = _rss_bytes()
+    release_free_memory()
+    assert before - _rss_bytes() > 100_000_000
+    assert len(kept) == 200
