@@ -168,32 +168,55 @@ def model_load_seconds(home: Path, log: Path) -> float:
     return float(log.read_text().strip().splitlines()[-1])
 
 
+MEASURES = (
+    "tokens_per_second",
+    "sample_tokens_per_second",
+    "final_train_loss",
+    "eval_loss",
+    "peak_rss_mb",
+)
+
+
+def measures(run: dict[str, Any]) -> dict[str, float | None]:
+    """The quantities the table compares, for one run: seconds per phase, then MEASURES."""
+    values: dict[str, float | None] = {f"{phase}_s": run["phases"][phase] for phase in PHASES}
+    values.update({key: run[key] for key in MEASURES})
+    return values
+
+
 def medians(runs: list[dict[str, Any]]) -> dict[str, float | None]:
     """Median of each measured quantity over repeated runs of one contender."""
-    keys = (
-        "tokens_per_second",
-        "sample_tokens_per_second",
-        "final_train_loss",
-        "eval_loss",
-        "peak_rss_mb",
-    )
-    result: dict[str, float | None] = {
-        f"{phase}_s": statistics.median(r["phases"][phase] for r in runs) for phase in PHASES
-    }
-    for key in keys:
-        values = [r[key] for r in runs if r[key] is not None]
+    result: dict[str, float | None] = {}
+    for key in measures(runs[0]):
+        values = [v for v in (measures(r)[key] for r in runs) if v is not None]
         result[key] = statistics.median(values) if values else None
     return result
 
 
-def print_table(base: dict[str, Any], ours: dict[str, Any]) -> None:
-    """The comparison table: medians of both contenders and the ratio smolora/baseline."""
-    print(f"\n{'median of the runs':<30} {'baseline':>10} {'smolora':>10} {'ratio':>7}")
+def paired_ratios(baseline: list[dict], ours: list[dict]) -> dict[str, list[float]]:
+    """smolora/baseline for each quantity within each A/B pair (slow drift of the machine
+    cancels within a pair, not between medians)."""
+    ratios: dict[str, list[float]] = {}
+    for a, b in zip(baseline, ours, strict=True):
+        for key, value in measures(a).items():
+            other = measures(b)[key]
+            if value and other is not None:
+                ratios.setdefault(key, []).append(round(other / value, 3))
+    return ratios
+
+
+def print_table(base: dict[str, Any], ours: dict[str, Any], paired: dict[str, list]) -> None:
+    """Medians of both contenders, the ratio of the medians, and the median ratio within pairs."""
+    print(
+        f"\n{'median of the runs':<26} {'baseline':>10} {'smolora':>10} {'ratio':>7} {'paired':>7}"
+    )
     for key in base:
         a, b = base[key], ours[key]
         ratio = f"{b / a:7.2f}" if a and b is not None else f"{'-':>7}"
+        within = f"{statistics.median(paired[key]):7.2f}" if paired.get(key) else f"{'-':>7}"
         shown = [f"{v:10.3f}" if v is not None else f"{'-':>10}" for v in (a, b)]
-        print(f"{key:<30} {shown[0]} {shown[1]} {ratio}")
+        print(f"{key:<26} {shown[0]} {shown[1]} {ratio} {within}")
+    print("(paired: the median over A/B pairs of smolora/baseline within the pair)")
 
 
 def efficiency(ours: dict, base: dict, parameters: int, peaks: dict[str, float]) -> dict:
@@ -269,15 +292,11 @@ def main() -> None:
         if args.lever:
             return
         base, ours = medians(runs["baseline"]), medians(runs["smolora"])
-        print_table(base, ours)
-        paired = [
-            round(b["tokens_per_second"] / a["tokens_per_second"], 2)
-            for a, b in zip(runs["baseline"], runs["smolora"], strict=True)
-        ]
-        print(f"tokens/s ratio within each pair (drift cancels): {paired}")
-        results.update(
-            runs=runs, medians={"baseline": base, "smolora": ours}, paired_speedups=paired
-        )
+        paired = paired_ratios(runs["baseline"], runs["smolora"])
+        print_table(base, ours, paired)
+        print(f"tokens/s ratio within each pair: {paired['tokens_per_second']}")
+        print(f"merge time ratio within each pair: {paired['merge_s']}")
+        results.update(runs=runs, medians={"baseline": base, "smolora": ours}, paired=paired)
         peaks = {dtype: matmul_peak(dtype) for dtype in ("float32", "bfloat16")}
         parameters = runs["smolora"][0]["parameters"]
         rows = efficiency(ours, base, parameters, peaks)

@@ -27,4 +27,8 @@ def test_bench_runs_both_contenders_and_writes_results(tmp_path: Path) -> None:
         assert math.isfinite(medians["eval_loss"])
         assert medians["train_s"] > 0 and medians["total_s"] >= medians["train_s"]
     assert found["runs"]["smolora"][0]["trained_tokens"] > 0
+    runs = found["runs"]
+    assert found["paired"]["train_s"] == [
+        round(runs["smolora"][0]["phases"]["train"] / runs["baseline"][0]["phases"]["train"], 3)
+    ]
     assert found["efficiency"], "FLOP/s against the measured matmul peak is reported"
