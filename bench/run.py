@@ -5,7 +5,7 @@ process with an empty step cache, scores both merged models on the same held-out
 and prints per-phase medians with the ratio smolora/baseline. Then the other numbers the
 product promises: CLI latency, default-model load cold and cached, an unchanged re-run,
 dataset rows/s on a large corpus, and training FLOP/s against this machine's matmul peak.
-Writes bench/results/<date>.json.
+Writes bench/results/<date>-<HHMM>.json.
 
     python bench/run.py [--pairs 2] [--train-rows 48] [--set sft.packing=true ...]
 """
@@ -246,7 +246,7 @@ def main() -> None:
     parser.add_argument("--eval-rows", type=int, default=16, help="held-out sequences")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
     parser.add_argument("--data-gb", type=float, default=0.22, help="large-corpus size; 0 skips")
-    parser.add_argument("--results", type=Path, help="JSON to write (bench/results/DATE.json)")
+    parser.add_argument("--results", type=Path, help="JSON to write (bench/results/DATE-HHMM.json)")
     parser.add_argument("--skip-extras", action="store_true", help="only the A/B pairs")
     parser.add_argument(
         "--lever", action="store_true", help="smolora only, one run, no extras: to try a --set"
@@ -255,7 +255,8 @@ def main() -> None:
     if args.lever:
         args.pairs, args.skip_extras = 1, True
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    results: dict[str, Any] = {"date": datetime.date.today().isoformat(), "args": vars(args)}
+    started = datetime.datetime.now()
+    results: dict[str, Any] = {"date": started.isoformat(timespec="minutes"), "args": vars(args)}
     with tempfile.TemporaryDirectory(prefix="smolora-bench-") as temp:
         work = Path(temp)
         model = model_folder(args.model)
@@ -309,7 +310,7 @@ def main() -> None:
         results.update(matmul_peak_flops=peaks, efficiency=rows)
         if not args.skip_extras:
             results["extras"] = extras(recipe, work, args)
-    out = args.results or BENCH / "results" / f"{results['date']}.json"
+    out = args.results or BENCH / "results" / f"{started:%Y-%m-%d-%H%M}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"\nwritten: {out}")
