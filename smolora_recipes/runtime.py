@@ -6,6 +6,7 @@ torch and transformers are imported inside the functions, so importing this modu
 from __future__ import annotations
 
 import contextlib
+import functools
 import platform
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -130,17 +131,22 @@ def quiet_libraries() -> None:
 def release_free_memory() -> None:
     """Hand the memory a step freed back to the operating system.
 
-    glibc keeps freed heap memory for reuse (training leaves gigabytes of it), so later steps
-    would run beside it and the kernel would give their file writes fresh pages. On this
-    benchmark machine that made writing the merged model 2-4x slower (bench/NOTES.md).
-    A no-op where the C library is not glibc.
+    glibc keeps freed heap memory for reuse: after training, the default model's run held
+    3.5 GB of which 2 GB was such memory, so the merge and sample steps ran beside it and the
+    kernel gave the merged model's write fresh pages (slow to hand out on the benchmark VM,
+    bench/NOTES.md). `malloc_trim` returns it (0.1 s). A no-op where the C library is not glibc.
     """
     import ctypes
 
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    if not _glibc():
         return
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc's soname on every architecture
+
+
+@functools.cache
+def _glibc() -> bool:
+    return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
 
 def load_tokenizer(folder: Path, trust_remote_code: bool, chat_template: str | None = None) -> Any:
