@@ -19,8 +19,9 @@ from smolora_recipes.hashing import digest, file_sha256, files_sha256, path_sha2
 from smolora_recipes.models import BUILTIN_MODELS, classify_model
 from smolora_recipes.recipe.canonical import canonical_data, portable_path
 from smolora_recipes.recipe.loader import LoadedRecipe
-from smolora_recipes.recipe.schema import HubSource, Recipe, TextFilesSource
+from smolora_recipes.recipe.schema import Recipe
 from smolora_recipes.recipe.schema_walk import marked_fields
+from smolora_recipes.recipe.sources import HubSource, TextFilesSource
 from smolora_recipes.recipe.yaml_source import FieldPath, path_text, set_value_at, value_at
 
 PACKAGE_DIR = Path(__file__).resolve().parent

@@ -22,8 +22,8 @@ from smolora_recipes.errors import Location, Problem, RecipeError
 from smolora_recipes.home import user_path
 from smolora_recipes.models import looks_local
 from smolora_recipes.recipe.references import ResolvedReference, is_reference, resolve_argument
-from smolora_recipes.recipe.schema import ModelRefMarker, PathMarker
 from smolora_recipes.recipe.schema_walk import Marker, marked_fields
+from smolora_recipes.recipe.section import ModelRefMarker, PathMarker
 from smolora_recipes.recipe.yaml_source import FieldPath, parse_yaml, value_at
 
 _PLAIN = re.compile(r"[A-Za-z0-9_./~][A-Za-z0-9_./+:@#-]*")

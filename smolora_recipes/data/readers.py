@@ -16,7 +16,7 @@ from typing import Any
 from smolora_recipes.data.records import ErrorPolicy, Record, data_error
 from smolora_recipes.errors import display_path
 from smolora_recipes.home import user_path
-from smolora_recipes.recipe.schema import (
+from smolora_recipes.recipe.sources import (
     CsvSource,
     DataSource,
     HubSource,

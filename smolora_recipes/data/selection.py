@@ -14,7 +14,7 @@ from itertools import islice
 
 from smolora_recipes.data.records import Record
 from smolora_recipes.data.templates import RecordFilter
-from smolora_recipes.recipe.schema import DataSource
+from smolora_recipes.recipe.sources import DataSource
 
 
 @dataclass

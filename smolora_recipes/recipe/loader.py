@@ -27,8 +27,9 @@ from smolora_recipes.recipe.references import (
     resolve_argument,
     resolve_reference,
 )
-from smolora_recipes.recipe.schema import ModelRefMarker, PathMarker, Recipe
+from smolora_recipes.recipe.schema import Recipe
 from smolora_recipes.recipe.schema_walk import marked_fields
+from smolora_recipes.recipe.section import ModelRefMarker, PathMarker
 from smolora_recipes.recipe.shared_paths import checkout_root, shared_root
 from smolora_recipes.recipe.shared_rules import (
     drop_shared_outputs,

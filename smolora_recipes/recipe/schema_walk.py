@@ -10,7 +10,8 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from smolora_recipes.recipe.schema import ModelRefMarker, PathMarker, Recipe
+from smolora_recipes.recipe.schema import Recipe
+from smolora_recipes.recipe.section import ModelRefMarker, PathMarker
 from smolora_recipes.recipe.yaml_source import FieldPath
 
 Marker = PathMarker | ModelRefMarker

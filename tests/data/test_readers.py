@@ -10,7 +10,7 @@ import pytest
 
 from smolora_recipes.data.readers import read_source, source_label
 from smolora_recipes.data.records import DataError, ErrorPolicy
-from smolora_recipes.recipe.schema import (
+from smolora_recipes.recipe.sources import (
     CsvSource,
     HubSource,
     JsonlSource,

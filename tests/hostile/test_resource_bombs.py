@@ -12,7 +12,8 @@ import pytest
 from smolora_recipes.data import readers, sandbox
 from smolora_recipes.data.records import DataError, ErrorPolicy, Record
 from smolora_recipes.data.templates import RecordTemplate
-from smolora_recipes.recipe.schema import DataSection, JsonlSource
+from smolora_recipes.recipe.schema import DataSection
+from smolora_recipes.recipe.sources import JsonlSource
 from tests.conftest import invoke
 
 
