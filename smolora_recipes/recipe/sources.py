@@ -5,7 +5,7 @@ source shares (limits, filters, shuffling, error handling) and the mapping of re
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -22,6 +22,14 @@ def checked_jinja(value: str | None, expression: bool) -> str | None:
     if problem:
         raise ValueError(problem)
     return value
+
+
+InputFile = Annotated[Path, PathMarker(must_exist=True, kind="file")]
+
+
+def file_field(what: str) -> Any:
+    """The `path` field of a one-file source: `what` names the file's kind (`.jsonl`, `CSV`)."""
+    return Field(description=f"The {what} file, relative to the recipe that names it.")
 
 
 class SourceBase(Section):
@@ -122,18 +130,14 @@ class JsonlSource(SourceBase, FieldMapping):
     """A JSON Lines file: one JSON object per line."""
 
     type: Literal["jsonl"] = Field(description="Source type.")
-    path: Annotated[Path, PathMarker(must_exist=True, kind="file")] = Field(
-        description="The .jsonl file, relative to the recipe that names it."
-    )
+    path: InputFile = file_field(".jsonl")
 
 
 class JsonSource(SourceBase, FieldMapping):
     """A JSON file holding an array of records (or an object with the array under one key)."""
 
     type: Literal["json"] = Field(description="Source type.")
-    path: Annotated[Path, PathMarker(must_exist=True, kind="file")] = Field(
-        description="The .json file, relative to the recipe that names it."
-    )
+    path: InputFile = file_field(".json")
     records_field: str | None = Field(
         default=None,
         description="When the file is an object: the key holding the array of records.",
@@ -144,9 +148,7 @@ class CsvSource(SourceBase, FieldMapping):
     """A CSV file with a header row."""
 
     type: Literal["csv"] = Field(description="Source type.")
-    path: Annotated[Path, PathMarker(must_exist=True, kind="file")] = Field(
-        description="The CSV file, relative to the recipe that names it."
-    )
+    path: InputFile = file_field("CSV")
     delimiter: str = Field(default=",", min_length=1, max_length=1, description="Column delimiter.")
     encoding: str = Field(default="utf-8", description="Text encoding of the file.")
 
@@ -155,9 +157,7 @@ class TsvSource(SourceBase, FieldMapping):
     """A tab-separated file with a header row."""
 
     type: Literal["tsv"] = Field(description="Source type.")
-    path: Annotated[Path, PathMarker(must_exist=True, kind="file")] = Field(
-        description="The TSV file, relative to the recipe that names it."
-    )
+    path: InputFile = file_field("TSV")
     encoding: str = Field(default="utf-8", description="Text encoding of the file.")
 
 
@@ -183,9 +183,7 @@ class ParquetSource(SourceBase, FieldMapping):
     """A Parquet file."""
 
     type: Literal["parquet"] = Field(description="Source type.")
-    path: Annotated[Path, PathMarker(must_exist=True, kind="file")] = Field(
-        description="The .parquet file, relative to the recipe that names it."
-    )
+    path: InputFile = file_field(".parquet")
 
 
 class HubSource(SourceBase, FieldMapping):
