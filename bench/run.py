@@ -186,9 +186,10 @@ def measures(run: dict[str, Any]) -> dict[str, float | None]:
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, float | None]:
     """Median of each measured quantity over repeated runs of one contender."""
+    measured = [measures(run) for run in runs]
     result: dict[str, float | None] = {}
-    for key in measures(runs[0]):
-        values = [v for v in (measures(r)[key] for r in runs) if v is not None]
+    for key in measured[0]:
+        values = [v for v in (m[key] for m in measured) if v is not None]
         result[key] = statistics.median(values) if values else None
     return result
 
@@ -198,8 +199,9 @@ def paired_ratios(baseline: list[dict], ours: list[dict]) -> dict[str, list[floa
     cancels within a pair, not between medians)."""
     ratios: dict[str, list[float]] = {}
     for a, b in zip(baseline, ours, strict=True):
-        for key, value in measures(a).items():
-            other = measures(b)[key]
+        theirs, mine = measures(a), measures(b)
+        for key, value in theirs.items():
+            other = mine[key]
             if value and other is not None:
                 ratios.setdefault(key, []).append(round(other / value, 3))
     return ratios

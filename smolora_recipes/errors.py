@@ -100,3 +100,13 @@ def os_error_text(error: OSError) -> str:
     """`No space left on device: /runs/x/model.safetensors`: the reason, then the path."""
     reason = error.strerror or str(error)
     return f"{reason}: {error.filename}" if error.filename is not None else reason
+
+
+def error_text(error: BaseException) -> str:
+    """An error as reports show it: located problems for bad input, reason and path for the
+    machine's errors (disk full, permission denied), else the message."""
+    if isinstance(error, UserInputError):
+        return error.render()
+    if isinstance(error, OSError):
+        return os_error_text(error)
+    return str(error)

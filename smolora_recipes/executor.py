@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from smolora_recipes.cache import CacheEntry, StepCache, follow_umask
-from smolora_recipes.errors import UserInputError, os_error_text
+from smolora_recipes.errors import UserInputError, error_text
 from smolora_recipes.hashing import cancel_background_hashing, hash_in_background
 from smolora_recipes.plan import STEP_SPEC_BY_NAME, Plan
 from smolora_recipes.plan_status import record_plan
@@ -235,7 +235,7 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
         record.status, record.outcome = "failed", f"{type(error).__name__}"
         state.status = "failed"
         state.exit_code = error.exit_code if isinstance(error, UserInputError) else 1
-        message = _error_message(error)
+        message = error_text(error)
         state.error = {
             "step": record.name,
             "type": type(error).__name__,
@@ -249,15 +249,6 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
         record.duration_s = round(time.perf_counter() - started - record.import_s, 3)
     if record.status == "ok":
         log(f"{record.outcome} in {record.duration_s:.1f}s", record.name)
-
-
-def _error_message(error: Exception) -> str:
-    """A failed step's error as the report shows it: located problems, or reason and path."""
-    if isinstance(error, UserInputError):
-        return error.render()
-    if isinstance(error, OSError):
-        return os_error_text(error)
-    return str(error)
 
 
 def _cached_or_computed(

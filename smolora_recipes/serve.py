@@ -83,7 +83,7 @@ def completion_body(completions: list[Completion], model: str, chat: bool) -> di
                 if chat
                 else {"text": done.text}
             ),
-            "finish_reason": "stop" if done.stopped else "length",
+            "finish_reason": _finish_reason(done),
             **({} if chat else {"logprobs": None}),
         }
         for index, done in enumerate(completions)
@@ -91,7 +91,7 @@ def completion_body(completions: list[Completion], model: str, chat: bool) -> di
     prompt = sum(done.prompt_tokens for done in completions)
     generated = sum(done.completion_tokens for done in completions)
     return {
-        "id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}",
+        "id": _response_id(chat),
         "object": "chat.completion" if chat else "text_completion",
         "created": int(time.time()),
         "model": model,
@@ -164,15 +164,13 @@ def make_server(
             self.send_header("Connection", "close")
             self.end_headers()
             self.close_connection = True
-            ident = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
-            event = _chunk_maker(ident, model_name, chat)
+            event = _chunk_maker(_response_id(chat), model_name, chat)
             if chat:
                 self._event(event({"role": "assistant", "content": ""}, None))
             for piece in pieces:
                 if piece:
                     self._event(event({"content": piece} if chat else piece, None))
-            finish = "stop" if done.result()[0].stopped else "length"
-            self._event(event({} if chat else "", finish))
+            self._event(event({} if chat else "", _finish_reason(done.result()[0])))
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
 
@@ -196,6 +194,16 @@ def make_server(
     server.daemon_threads = True
     server.generator = generator  # type: ignore[attr-defined]
     return server
+
+
+def _response_id(chat: bool) -> str:
+    """A new response id in OpenAI's form (`chatcmpl-...` or `cmpl-...`)."""
+    return f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
+
+
+def _finish_reason(done: Completion) -> str:
+    """OpenAI's `finish_reason`: `stop` at the end-of-sequence token, else `length`."""
+    return "stop" if done.stopped else "length"
 
 
 def _chunk_maker(ident: str, model: str, chat: bool) -> Callable[[Any, str | None], dict]:

@@ -77,7 +77,7 @@ def _use_local_gpu() -> None:
 
 
 def _record_error(folder: Path, rank: int, error: BaseException) -> None:
-    from smolora_recipes.errors import UserInputError
+    from smolora_recipes.errors import UserInputError, error_text
 
     errors = folder / ERRORS
     errors.mkdir(parents=True, exist_ok=True)
@@ -85,7 +85,7 @@ def _record_error(folder: Path, rank: int, error: BaseException) -> None:
         "rank": rank,
         "time": time.time(),
         "type": type(error).__name__,
-        "message": error.render() if isinstance(error, UserInputError) else str(error),
+        "message": error_text(error),
         "user_input": isinstance(error, UserInputError),
         "traceback": traceback.format_exc(),
     }
