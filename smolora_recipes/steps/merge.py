@@ -3,21 +3,25 @@
 The merged model's logits must match the adapter model's (max abs difference within
 `merge.tolerance`) and must differ from the base model's, on a few held-out inputs. When the
 train step ran in this process, its model is merged directly (after checking that the adapter
-saved on disk holds the same weights); otherwise base and adapter are loaded from disk.
+saved on disk holds the same weights); otherwise base and adapter are loaded from disk. The
+merged model is written around the page cache and handed to the sample step in memory.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from smolora_recipes.data.splits import load_split, load_training_rows
+from smolora_recipes.direct_io import weights_written_directly
 from smolora_recipes.errors import SmoloraError
 from smolora_recipes.runtime import load_model, materialize_weights
 from smolora_recipes.steps.context import StepContext
 from smolora_recipes.steps.train import TRAINED_MODEL
 
 OUTPUT = "merged"
+MERGED_MODEL = "merged_model"  # ctx.memory key: the saved merged model, for the sample step
 VERIFY_ROWS = 1  # every merged weight moves every logit: one short row suffices
 VERIFY_TOKENS = 16
 BASE_ROWS = "__base__"  # peft's name for "no adapter" in a batch of mixed adapters
@@ -38,7 +42,10 @@ def run(ctx: StepContext) -> dict[str, Any]:
     adapter_logits, base_logits = adapter_and_base_logits(tuned, inputs)
     with torch.no_grad():
         merged = tuned.merge_and_unload()
-    merged_logits = logits_of(merged, inputs)
+    with ThreadPoolExecutor(1, "save-merged") as saver:  # the write waits on the disk meanwhile
+        saved = saver.submit(save_merged, merged, tokenizer, ctx.output)
+        merged_logits = logits_of(merged, inputs)
+        saved.result()
     vs_adapter = float((merged_logits - adapter_logits).abs().max())
     vs_base = float((merged_logits - base_logits).abs().max())
     tolerance = recipe.merge.tolerance or (1e-3 if runtime.dtype == "float32" else 5e-2)
@@ -56,9 +63,15 @@ def run(ctx: StepContext) -> dict[str, Any]:
         ctx.log(
             f"merge verified: |merged - adapter| {vs_adapter:.2e}, |merged - base| {vs_base:.2e}"
         )
-    merged.save_pretrained(ctx.output)
-    tokenizer.save_pretrained(ctx.output)
+    ctx.memory[MERGED_MODEL] = merged  # sampling it saves reading the file back
     return result
+
+
+def save_merged(merged: Any, tokenizer: Any, folder: Path) -> None:
+    """Save the merged model (weights around the page cache) and its tokenizer to `folder`."""
+    with weights_written_directly():
+        merged.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
 
 
 def adapter_and_base_logits(tuned: Any, inputs: Any) -> tuple[Any, Any]:

@@ -11,6 +11,7 @@ from smolora_recipes.generation import GenerationSettings, format_prompt, genera
 from smolora_recipes.recipe.schema import SamplesSection
 from smolora_recipes.runtime import load_model
 from smolora_recipes.steps.context import StepContext
+from smolora_recipes.steps.merge import MERGED_MODEL
 
 OUTPUT = "samples.jsonl"
 
@@ -35,10 +36,12 @@ def is_correct(output: str, expect: str | None, match: str) -> bool | None:
 
 
 def tuned_model(ctx: StepContext) -> Any:
-    """The tuned model: the merged folder when merge ran, else base + adapter."""
+    """The tuned model: the merged model when merge ran (from memory when it ran in this
+    process, else from its folder), else base + adapter."""
     runtime, trust = ctx.runtime(), ctx.recipe.model.trust_remote_code
     if "merge" in ctx.outputs:
-        return load_model(ctx.outputs["merge"], runtime, trust)
+        merged = ctx.memory.pop(MERGED_MODEL, None)
+        return merged if merged is not None else load_model(ctx.outputs["merge"], runtime, trust)
     from peft import PeftModel
 
     base = load_model(ctx.model_folder(), runtime, trust)

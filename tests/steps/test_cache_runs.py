@@ -107,6 +107,26 @@ def test_merge_uses_the_model_trained_in_this_run_else_loads_it(
     )
 
 
+def test_sample_uses_the_model_merged_in_this_run_else_loads_it(
+    recipe: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smolora_recipes.steps import sample
+
+    loaded_folders: list[str] = []
+    real_load = sample.load_model
+
+    def load_spy(folder, *args):  # type: ignore[no-untyped-def]
+        loaded_folders.append(Path(folder).name)
+        return real_load(folder, *args)
+
+    monkeypatch.setattr(sample, "load_model", load_spy)
+    first = cached_run(recipe)
+    assert "merged" not in loaded_folders  # sampled the merged model still in memory
+    again = cached_run(recipe, force="sample")
+    assert loaded_folders[-1] == "merged"  # merge came from the cache: read from its folder
+    assert again.metrics["sample"]["items"] == first.metrics["sample"]["items"]
+
+
 def test_editing_a_data_file_reruns_dataset_onward(recipe: Path, executed: list[str]) -> None:
     cached_run(recipe)
     executed.clear()
