@@ -16,6 +16,7 @@ from typing import Any
 
 from smolora_recipes.checkpoints import first_interrupt_stops, last_complete_checkpoint
 from smolora_recipes.data.splits import load_split
+from smolora_recipes.fused_loss import causal_lm_loss, fused_loss_applies
 from smolora_recipes.recipe.schema import LoraSection, Recipe, SftSection
 from smolora_recipes.runtime import Runtime, load_model
 from smolora_recipes.steps.context import StepContext
@@ -147,17 +148,31 @@ def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
 
 
 def plain_loss_trainer() -> type:
-    """trl's SFTTrainer computing the loss the way transformers' Trainer does: full logits.
+    """trl's SFTTrainer computing the loss as transformers' Trainer does, without the logits.
 
     SFTTrainer's own loss runs the LM head in tiles and recomputes them in the backward pass to
     log entropy and token accuracy; on CPU that costs 25% of a step (bench/NOTES.md), for two
-    metrics the run report does not use.
+    metrics the run report does not use. Where `fused_loss` applies (one process, a plain
+    frozen LM head), the loss comes from the hidden states chunk by chunk: the same value
+    without the tokens x vocabulary logits; elsewhere Trainer's own computation runs.
     """
     from transformers import Trainer
+    from transformers.modeling_outputs import CausalLMOutputWithPast
     from trl import SFTTrainer
 
     class PlainLossSFTTrainer(SFTTrainer):
-        compute_loss = Trainer.compute_loss
+        def compute_loss(
+            self,
+            model: Any,
+            inputs: dict[str, Any],
+            return_outputs: bool = False,
+            num_items_in_batch: Any = None,
+        ) -> Any:
+            if self.accelerator.num_processes > 1 or not fused_loss_applies(model):
+                return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
+            with self.accelerator.autocast():  # as the prepared model's forward would run
+                loss = causal_lm_loss(model, inputs, num_items_in_batch)
+            return (loss, CausalLMOutputWithPast(loss=loss)) if return_outputs else loss
 
     return PlainLossSFTTrainer
 
