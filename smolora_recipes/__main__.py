@@ -1,5 +1,5 @@
 """`python -m smolora_recipes` runs the CLI."""
 
-from smolora_recipes.cli import main
+from smolora_recipes.entry import entry
 
-main()
+entry()

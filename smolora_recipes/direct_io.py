@@ -5,7 +5,7 @@ from memory, and the file's hash is computed from the same bytes in memory). Thr
 cache every byte written first needs a free page of memory, and writing a large model evicts the
 base model's pages from the cache. On the benchmark VM a fresh page costs ~11 us per 4 KB, so
 writing SmolLM2's 538 MB took 0.7-1.6 s buffered and 0.3 s direct (bench/NOTES.md). Systems
-without O_DIRECT (macOS, Windows, tmpfs) get the ordinary buffered path.
+without O_DIRECT (macOS, Windows) or filesystems refusing it get the ordinary buffered path.
 
 The safetensors files written here are byte-identical to `safetensors.torch.save_file`'s
 (same header, tensor order and padding), except that several metadata keys come out sorted,
@@ -56,7 +56,7 @@ def write_safetensors(
     """Write `tensors` as a safetensors file, bypassing the page cache where possible (same
     arguments as `safetensors.torch.save_file`, which is used where it is not). A file written
     directly from CPU tensors is hashed on the background hash thread from those tensors, so
-    they must not change until the run ends (`hashing.hash_in_background_from`)."""
+    they must not change until it is hashed (`hashing.hash_in_background_from`)."""
     import torch
 
     names = _layout_order(tensors)
