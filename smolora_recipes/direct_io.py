@@ -60,7 +60,10 @@ def write_safetensors(
     import torch
 
     names = _layout_order(tensors)
-    if names is None or not hasattr(os, "O_DIRECT"):
+    plain_metadata = metadata is None or all(
+        isinstance(item, str) for pair in metadata.items() for item in pair
+    )  # else save_file refuses it with its own message
+    if names is None or not plain_metadata or not hasattr(os, "O_DIRECT"):
         _save_buffered(tensors, path, metadata)
         return
     byte_views = [_bytes_of(tensors[name]) for name in names]
@@ -138,7 +141,7 @@ def _header(
 ) -> bytes:
     """safetensors' header: length, then JSON padded with spaces to a multiple of 8 bytes."""
     entries: dict[str, object] = {}
-    if metadata:
+    if metadata is not None:
         entries["__metadata__"] = dict(sorted(metadata.items()))
     offset = 0
     for name, size in zip(names, sizes, strict=True):
@@ -204,4 +207,4 @@ def _save_buffered(
 ) -> None:
     from safetensors.torch import save_file
 
-    save_file(dict(tensors), path, metadata=dict(metadata) if metadata else None)
+    save_file(dict(tensors), path, metadata=None if metadata is None else dict(metadata))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import sys
 from typing import NoReturn
@@ -38,9 +39,13 @@ def exit_code(value: object) -> int:
 
 
 def end_process(code: int) -> NoReturn:
-    """Flush the output, run the atexit handlers, and end the process with `code`."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream
-            stream.flush()
+    """Run the atexit handlers, flush every output buffer (Python's and the C library's), and
+    end the process with `code`."""
     atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        if stream is not None:  # None: the stream was closed when the process started
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe or file
+                stream.flush()
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # no C library to ask
+        ctypes.CDLL(None).fflush(None)
     os._exit(code)

@@ -30,13 +30,13 @@ def fused_loss_applies(model: Any) -> bool:
     import torch
 
     causal_lm = _causal_lm(model)
+    kind = type(causal_lm)
+    if kind.__name__ not in PLAIN_HEAD_MODELS or not kind.__module__.startswith(
+        "transformers.models."
+    ):  # not one of transformers' own (remote code may reuse a name)
+        return False
     head = causal_lm.get_output_embeddings()
-    return (
-        type(causal_lm).__name__ in PLAIN_HEAD_MODELS
-        and type(head) is torch.nn.Linear
-        and head.bias is None
-        and not head.weight.requires_grad
-    )
+    return type(head) is torch.nn.Linear and head.bias is None and not head.weight.requires_grad
 
 
 def causal_lm_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
@@ -63,12 +63,46 @@ def causal_lm_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any =
     device = hidden.device.type
     dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else weight.dtype
     hidden = hidden.reshape(-1, hidden.shape[-1])
+    if not (torch.is_grad_enabled() and hidden.requires_grad):  # evaluation: the loss alone
+        return _chunked_loss(hidden, weight, targets, dtype, with_grads=False)[0] / divisor
     return _linear_cross_entropy()(hidden, weight, targets, divisor, dtype)
 
 
 def _causal_lm(model: Any) -> Any:
     """The transformers model inside peft's wrappers."""
     return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def _chunked_loss(
+    hidden: Any, weight: Any, targets: Any, dtype: Any, with_grads: bool
+) -> tuple[Any, Any]:
+    """The summed cross-entropy of `hidden @ weight.T` against `targets` (rows whose target is
+    IGNORE_INDEX left out), computed in `dtype` chunk by chunk, and, `with_grads`, its gradient
+    with respect to `hidden` (else None)."""
+    import torch
+
+    with torch.no_grad(), torch.autocast(hidden.device.type, enabled=False):
+        rows = (targets != IGNORE_INDEX).nonzero().squeeze(1)
+        inputs = hidden.index_select(0, rows).to(dtype)
+        wanted = targets.index_select(0, rows)
+        head = weight.to(dtype)
+        total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        input_grads = torch.empty_like(inputs) if with_grads else None
+        chunk = max(1, CHUNK_BYTES // (4 * head.shape[0]))
+        for start in range(0, len(rows), chunk):
+            logits = (inputs[start : start + chunk] @ head.T).float()
+            chosen = wanted[start : start + chunk]
+            norm = torch.logsumexp(logits, dim=-1)
+            total += (norm - logits.gather(1, chosen[:, None]).squeeze(1)).sum()
+            if input_grads is not None:
+                probabilities = logits.sub_(norm[:, None]).exp_()  # in place: no new copy
+                probabilities[torch.arange(len(chosen)), chosen] -= 1.0
+                input_grads[start : start + chunk] = probabilities.to(dtype) @ head
+        if input_grads is None:
+            return total, None
+        grads = torch.zeros_like(hidden)
+        grads.index_copy_(0, rows, input_grads.to(hidden.dtype))
+    return total, grads
 
 
 @functools.cache
@@ -84,24 +118,7 @@ def _linear_cross_entropy() -> Any:
         def forward(  # type: ignore[override]
             ctx: Any, hidden: Any, weight: Any, targets: Any, divisor: Any, dtype: Any
         ) -> Any:
-            with torch.autocast(hidden.device.type, enabled=False):
-                rows = (targets != IGNORE_INDEX).nonzero().squeeze(1)
-                inputs = hidden.index_select(0, rows).to(dtype)
-                wanted = targets.index_select(0, rows)
-                head = weight.to(dtype)
-                total = torch.zeros((), dtype=torch.float32, device=hidden.device)
-                input_grads = torch.empty_like(inputs)
-                chunk = max(1, CHUNK_BYTES // (4 * head.shape[0]))
-                for start in range(0, len(rows), chunk):
-                    logits = (inputs[start : start + chunk] @ head.T).float()
-                    chosen = wanted[start : start + chunk]
-                    norm = torch.logsumexp(logits, dim=-1)
-                    total += (norm - logits.gather(1, chosen[:, None]).squeeze(1)).sum()
-                    probabilities = logits.sub_(norm[:, None]).exp_()  # in place: no new copy
-                    probabilities[torch.arange(len(chosen)), chosen] -= 1.0
-                    input_grads[start : start + chunk] = probabilities.to(dtype) @ head
-                grads = torch.zeros_like(hidden)
-                grads.index_copy_(0, rows, input_grads.to(hidden.dtype))
+            total, grads = _chunked_loss(hidden, weight, targets, dtype, with_grads=True)
             ctx.save_for_backward(grads, divisor)
             return total / divisor
 

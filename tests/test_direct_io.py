@@ -64,6 +64,15 @@ def test_file_is_byte_identical_to_safetensors(tmp_path: Path) -> None:
     assert all(torch.equal(loaded[name], tensor) for name, tensor in tensors.items())
 
 
+def test_empty_and_non_text_metadata_are_handled_as_safetensors_does(tmp_path: Path) -> None:
+    tensors = {"x": torch.ones(3)}
+    save_file(tensors, tmp_path / "reference.st", {})
+    write_safetensors(tensors, tmp_path / "direct.st", {})
+    assert (tmp_path / "direct.st").read_bytes() == (tmp_path / "reference.st").read_bytes()
+    with pytest.raises(TypeError):
+        write_safetensors(tensors, tmp_path / "bad.st", {"step": 3})  # type: ignore[dict-item]
+
+
 def test_metadata_keys_come_out_sorted(tmp_path: Path) -> None:
     write_safetensors({"x": torch.ones(1)}, tmp_path / "m.st", {"zeta": "1", "alpha": "2"})
     header = (tmp_path / "m.st").read_bytes()[8:80]

@@ -100,6 +100,14 @@ def test_under_bf16_autocast_it_matches_the_autocast_forward(tiny_model_dir: Pat
     assert_close(fused, plain, rel=2e-2)  # bf16 rounding of logits and their gradient
 
 
+def test_without_gradients_only_the_loss_is_computed(tiny_model_dir: Path) -> None:
+    model = lora_model(tiny_model_dir)
+    inputs = batch(model.config.vocab_size)
+    with_grad = float(causal_lm_loss(model, inputs).detach())
+    with torch.no_grad():
+        assert float(causal_lm_loss(model, inputs)) == pytest.approx(with_grad, rel=1e-6)
+
+
 def test_it_applies_only_to_plain_frozen_heads(tiny_model_dir: Path) -> None:
     from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 
@@ -110,6 +118,10 @@ def test_it_applies_only_to_plain_frozen_heads(tiny_model_dir: Path) -> None:
     gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=64))
     gpt2.requires_grad_(False)
     assert not fused_loss_applies(gpt2)  # not a known plain-head architecture
+    assert not fused_loss_applies(torch.nn.DataParallel(lora_model(tiny_model_dir)))
+    remote = lora_model(tiny_model_dir).get_base_model()
+    remote.__class__ = type("LlamaForCausalLM", (type(remote),), {"__module__": "remote_code"})
+    assert not fused_loss_applies(remote)  # the same name from outside transformers
 
 
 @pytest.mark.parametrize("autocast", [None, "bfloat16"])
@@ -135,3 +147,26 @@ def test_the_trainer_loss_is_the_fused_one_on_padding_free_rows(
         fused = float(trainer.compute_loss(trainer.model, inputs))
         plain = float(Trainer.compute_loss(trainer, trainer.model, inputs))
     assert fused == pytest.approx(plain, rel=1e-5 if autocast is None else 1e-2)
+
+
+def test_training_with_activation_checkpointing_updates_the_adapter(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    rows = Dataset.from_dict({"input_ids": [[5, 6, 7, 8, 9, 10, 11], [12, 13, 14, 15]] * 2})
+    model = lora_model(tiny_model_dir)
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    sft = SftSection(batch_size=2, grad_accum=1, activation_checkpointing=True, max_steps=1)
+    trainer = plain_loss_trainer()(
+        model=model,
+        args=sft_config(sft, Runtime("cpu", "float32", "bfloat16"), tmp_path),
+        train_dataset=rows,
+        processing_class=tokenizer,
+    )
+    assert fused_loss_applies(trainer.model) and trainer.args.gradient_checkpointing
+    trainer.train()
+    changed = [n for n, p in model.named_parameters() if n in before and not p.equal(before[n])]
+    assert len(changed) == len(before)  # every LoRA matrix moved

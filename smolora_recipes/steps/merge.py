@@ -42,7 +42,9 @@ def run(ctx: StepContext) -> dict[str, Any]:
     adapter_logits, base_logits = adapter_and_base_logits(tuned, inputs)
     with torch.no_grad():
         merged = tuned.merge_and_unload()
-    with ThreadPoolExecutor(1, "save-merged") as saver:  # the write waits on the disk meanwhile
+    # written while the check's forward runs (the write mostly waits on the disk); a failed
+    # check then fails the step, and the executor removes its folder
+    with ThreadPoolExecutor(1, "save-merged") as saver:
         saved = saver.submit(save_merged, merged, tokenizer, ctx.output)
         merged_logits = logits_of(merged, inputs)
         saved.result()

@@ -59,7 +59,8 @@ def run(ctx: StepContext) -> dict[str, Any]:
     outputs: dict[str, list[str]] = {}
     tokens = 0
     started = time.perf_counter()
-    for which in ("base", "tuned") if samples.compare_base else ("tuned",):
+    # tuned first: the merged model may still be in memory, and is dropped before base loads
+    for which in ("tuned", "base") if samples.compare_base else ("tuned",):
         model = load_model(folder, ctx.runtime(), trust) if which == "base" else tuned_model(ctx)
         outputs[which], generated = generate_batch(model, tokenizer, texts, settings)
         tokens += generated

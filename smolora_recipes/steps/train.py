@@ -168,7 +168,8 @@ def plain_loss_trainer() -> type:
             return_outputs: bool = False,
             num_items_in_batch: Any = None,
         ) -> Any:
-            if self.accelerator.num_processes > 1 or not fused_loss_applies(model):
+            one_device = self.accelerator.num_processes == 1 and self.args.n_gpu <= 1
+            if not one_device or not fused_loss_applies(model):  # DDP/DataParallel: as usual
                 return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
             with self.accelerator.autocast():  # as the prepared model's forward would run
                 loss = causal_lm_loss(model, inputs, num_items_in_batch)

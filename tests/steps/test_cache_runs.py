@@ -122,8 +122,9 @@ def test_sample_uses_the_model_merged_in_this_run_else_loads_it(
     monkeypatch.setattr(sample, "load_model", load_spy)
     first = cached_run(recipe)
     assert "merged" not in loaded_folders  # sampled the merged model still in memory
+    loaded_folders.clear()
     again = cached_run(recipe, force="sample")
-    assert loaded_folders[-1] == "merged"  # merge came from the cache: read from its folder
+    assert "merged" in loaded_folders  # merge came from the cache: read from its folder
     assert again.metrics["sample"]["items"] == first.metrics["sample"]["items"]
 
 
