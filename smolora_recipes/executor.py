@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from smolora_recipes.cache import CacheEntry, StepCache, follow_umask
+from smolora_recipes.cache import CacheEntry, StepCache
 from smolora_recipes.errors import UserInputError, error_text
 from smolora_recipes.hashing import cancel_background_hashing, hash_in_background
+from smolora_recipes.permissions import follow_umask
 from smolora_recipes.plan import STEP_SPEC_BY_NAME, Plan
 from smolora_recipes.plan_status import record_plan
 from smolora_recipes.recipe.canonical import canonical_yaml

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from smolora_recipes.cache import current_umask
 from smolora_recipes.data.preview import LEGEND, bracketed, heading
 from smolora_recipes.errors import Location, Problem, UserInputError
+from smolora_recipes.permissions import current_umask
 
 REPORT_VERSION = 1
 CELL_LIMIT = 300

@@ -6,8 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from smolora_recipes.cache import current_umask
 from smolora_recipes.executor import RunState
+from smolora_recipes.permissions import current_umask
 from smolora_recipes.runtime import Runtime, load_model
 
 EXPECTED_FILES = {
