@@ -158,6 +158,7 @@ def execute(
         write_report_files(run_dir, build_report(state))
     finally:
         cancel_background_hashing()
+        state.memory.clear()  # models handed between steps are not kept past the run
         if state.options.cache is not None:
             state.options.cache.release_all()
     if state.status == "ok" and state.options.cache is not None and state.options.until is None:

@@ -122,6 +122,7 @@ def test_sample_uses_the_model_merged_in_this_run_else_loads_it(
     monkeypatch.setattr(sample, "load_model", load_spy)
     first = cached_run(recipe)
     assert "merged" not in loaded_folders  # sampled the merged model still in memory
+    assert not first.memory  # and nothing handed between steps outlives the run
     loaded_folders.clear()
     again = cached_run(recipe, force="sample")
     assert "merged" in loaded_folders  # merge came from the cache: read from its folder
