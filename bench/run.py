@@ -16,6 +16,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -285,6 +286,9 @@ def main() -> None:
                     else run_smolora(recipe, data, folder, args.overrides)
                 )
                 runs[name].append(result)
+                # the next run starts from the same machine state: on this VM, the page cache of
+                # earlier runs' files slowed training by 20% (bench/NOTES.md)
+                shutil.rmtree(folder)
                 print(
                     f"pair {pair + 1} {name:<8} total {result['phases']['total']:6.1f} s, "
                     f"train {result['tokens_per_second']:6.1f} tokens/s, "
