@@ -286,9 +286,10 @@ def main() -> None:
                     else run_smolora(recipe, data, folder, args.overrides)
                 )
                 runs[name].append(result)
-                # the next run starts from the same machine state: on this VM, the page cache of
-                # earlier runs' files slowed training by 20% (bench/NOTES.md)
-                shutil.rmtree(folder)
+                if name == "baseline" or pair < args.pairs - 1:  # the last is re-run in extras
+                    # the next run starts from the same machine state: on this VM, the page
+                    # cache of earlier runs' files slowed training by 20% (bench/NOTES.md)
+                    shutil.rmtree(folder)
                 print(
                     f"pair {pair + 1} {name:<8} total {result['phases']['total']:6.1f} s, "
                     f"train {result['tokens_per_second']:6.1f} tokens/s, "
