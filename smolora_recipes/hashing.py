@@ -94,23 +94,20 @@ _MEMO = _HashMemo()
 _PENDING: dict[_FileIdentity, Future[str]] = {}  # hashes started on the background thread
 
 
-def _memo_key(path: Path) -> _MemoKey:
-    """What a hash is valid for: the file's resolved path, size, mtime and inode now."""
+def _keys(path: Path) -> tuple[_MemoKey, _FileIdentity]:
+    """From one stat: what a memoised hash is valid for (resolved path, size, mtime, inode) and
+    the file's identity, which a pending hash follows through renames."""
     stat = path.stat()
-    return str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino
-
-
-def _identity(path: Path) -> _FileIdentity:
-    stat = path.stat()
-    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+    memo_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    return memo_key, (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """sha256 of a file's bytes (memoised by size, mtime and inode)."""
-    key = _memo_key(Path(path))
+    key, identity = _keys(Path(path))
     value = _MEMO.lookup(key)
     if value is None:
-        pending = _PENDING.pop(_identity(Path(key[0])), None)
+        pending = _PENDING.pop(identity, None)
         value = pending.result() if pending and not pending.cancelled() else _hash_file_now(key[0])
         _MEMO.store(key, value)
     return value
@@ -121,7 +118,7 @@ def hash_in_background(paths: Iterable[Path]) -> None:
     overlaps whatever runs next; `file_sha256` of such a file waits for its result."""
     for path in paths:
         try:
-            identity, key = _identity(path), _memo_key(path)
+            key, identity = _keys(path)
         except OSError:
             continue  # gone already: whoever asks for its hash gets the error then
         if identity in _PENDING or _MEMO.lookup(key) is not None:
@@ -133,7 +130,7 @@ def hash_in_background_from(path: Path, pieces: Callable[[], Iterable[memoryview
     """Start hashing a file just written from the same bytes still in memory (`pieces` gives
     them in file order), instead of reading it back; the result follows the file through
     renames, and `file_sha256` waits for it. The bytes must not change meanwhile."""
-    _PENDING[_identity(path)] = _background_thread().submit(_hash_pieces, pieces)
+    _PENDING[_keys(path)[1]] = _background_thread().submit(_hash_pieces, pieces)
 
 
 def _hash_pieces(pieces: Callable[[], Iterable[memoryview]]) -> str:

@@ -132,9 +132,9 @@ def release_free_memory() -> None:
     """Hand the memory a step freed back to the operating system.
 
     glibc keeps freed heap memory for reuse: after training, the default model's run held
-    3.5 GB of which 2 GB was such memory, so the merge and sample steps ran beside it and the
-    kernel gave the merged model's write fresh pages (slow to hand out on the benchmark VM,
-    bench/NOTES.md). `malloc_trim` returns it (0.1 s). A no-op where the C library is not glibc.
+    3.5 GB of which 2 GB was such memory, which the merge and sample steps never used.
+    `malloc_trim` returns it (0.1 s; RSS at the merge 3.5 -> 1.5 GB, bench/NOTES.md). A no-op
+    where the C library is not glibc.
     """
     import ctypes
 
