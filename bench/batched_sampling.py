@@ -42,7 +42,7 @@ def tokens_per_second(
     model: object, tokenizer: object, texts: list[str], batch: int, new: int
 ) -> float:
     """Generated tokens/s for `texts` in batches of `batch`."""
-    from smolora_recipes.generation import GenerationSettings, generate_batch
+    from smolora_recipes.inference.generation import GenerationSettings, generate_batch
 
     settings = GenerationSettings(max_new_tokens=new, batch_size=batch)
     started = time.perf_counter()
@@ -60,10 +60,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from smolora_recipes.generation import format_prompt
-    from smolora_recipes.models import classify_model
+    from smolora_recipes.inference.generation import format_prompt
+    from smolora_recipes.models.runtime import (
+        choose_runtime,
+        load_model,
+        load_tokenizer,
+        quiet_libraries,
+    )
+    from smolora_recipes.recipe.builtin_models import classify_model
     from smolora_recipes.recipe.schema import ModelSection
-    from smolora_recipes.runtime import choose_runtime, load_model, load_tokenizer, quiet_libraries
     from smolora_recipes.steps.load import resolve_model_folder
 
     folder, _ = resolve_model_folder(classify_model(args.model), None, print)

@@ -31,8 +31,8 @@ SCENARIOS = [
 
 def tiny_recipe_file(folder: Path) -> Path:
     """The tiny chat recipe of the test suite, with its model and data, under `folder`."""
-    from tests.steps.conftest import chat_jsonl, tiny_recipe
     from tests.tiny_model import build_tiny_model
+    from tests.tiny_runs import chat_jsonl, tiny_recipe
 
     model = build_tiny_model(folder / "tiny-model")
     (folder / "data").mkdir()

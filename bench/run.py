@@ -141,7 +141,7 @@ def matmul_peak(dtype_name: str, size: int = 2048, seconds: float = 3.0) -> floa
 
 def model_folder(base: str) -> Path:
     """The local folder of a model reference (the default model is converted once if needed)."""
-    from smolora_recipes.models import classify_model
+    from smolora_recipes.recipe.builtin_models import classify_model
     from smolora_recipes.steps.load import resolve_model_folder
 
     folder, _ = resolve_model_folder(classify_model(base), None, lambda _: None)
@@ -153,9 +153,9 @@ def model_load_seconds(home: Path, log: Path) -> float:
     `home` (library imports excluded: they are start-up, the same for any model)."""
     code = (
         "import time\n"
-        "from smolora_recipes.models import classify_model\n"
+        "from smolora_recipes.recipe.builtin_models import classify_model\n"
         "from smolora_recipes.recipe.schema import ModelSection\n"
-        "from smolora_recipes.runtime import choose_runtime, load_model, load_tokenizer\n"
+        "from smolora_recipes.models.runtime import choose_runtime, load_model, load_tokenizer\n"
         "from smolora_recipes.steps.load import resolve_model_folder\n"
         "import torch, transformers.modeling_utils  # imports are start-up, timed apart\n"
         "started = time.perf_counter()\n"

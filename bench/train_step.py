@@ -25,7 +25,7 @@ def tokens_per_second(args: argparse.Namespace) -> float:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from smolora_recipes.models import classify_model
+    from smolora_recipes.recipe.builtin_models import classify_model
     from smolora_recipes.steps.load import resolve_model_folder
 
     folder, _ = resolve_model_folder(classify_model("smollm2-135m-instruct"), None, print)
@@ -53,7 +53,7 @@ def tokens_per_second(args: argparse.Namespace) -> float:
         piece = args.length // args.packed
         extra["position_ids"] = torch.arange(piece).repeat(args.packed)[None].expand(args.batch, -1)
         if args.varlen:
-            from smolora_recipes.varlen_attention import use_varlen_attention
+            from smolora_recipes.training.varlen_attention import use_varlen_attention
 
             use_varlen_attention(model)
             bounds = torch.arange(0, args.length + 1, piece, dtype=torch.int32)

@@ -1,5 +1,5 @@
 """`python -m smolora_recipes` runs the CLI."""
 
-from smolora_recipes.entry import entry
+from smolora_recipes.cli.entry import entry
 
 entry()

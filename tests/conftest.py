@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -28,7 +29,7 @@ WriteFiles = Callable[..., Path]
 
 def invoke(*args: str) -> tuple[int, str, str]:
     """Run the `smolora` command in process: exit code, stdout, stderr."""
-    from smolora_recipes.cli import main
+    from smolora_recipes.cli.main import main
 
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
@@ -84,3 +85,17 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "tiny-llama")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One complete, successful run of the tiny chat recipe (shared: it takes seconds)."""
+    from tests.tiny_runs import chat_jsonl, run_recipe, tiny_recipe
+
+    root = tmp_path_factory.mktemp("tiny-run")
+    (root / "data").mkdir()
+    (root / "data/train.jsonl").write_text(chat_jsonl())
+    (root / "recipe.yaml").write_text(tiny_recipe(tiny_model_dir))
+    state = run_recipe(root / "recipe.yaml")
+    assert state.status == "ok", state.error
+    return state

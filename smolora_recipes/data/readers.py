@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from smolora_recipes.core.errors import display_path
+from smolora_recipes.core.home import user_path
 from smolora_recipes.data.records import ErrorPolicy, Record, data_error
-from smolora_recipes.errors import display_path
-from smolora_recipes.home import user_path
 from smolora_recipes.recipe.sources import (
     CsvSource,
     DataSource,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from smolora_recipes.errors import Location, Problem, UserInputError
+from smolora_recipes.core.errors import Location, Problem, UserInputError
 
 
 @dataclass(frozen=True)

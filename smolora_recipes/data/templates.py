@@ -6,20 +6,12 @@ source's `filter` expression. Both see the record as `record` and nothing else.
 
 from __future__ import annotations
 
-from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2 import TemplateError, UndefinedError
 from jinja2.sandbox import SecurityError
 
-from smolora_recipes.data import sandbox as limits
+from smolora_recipes.core import sandbox as limits
+from smolora_recipes.core.sandbox import RenderTimeout, filter_expression, sandbox, time_limit
 from smolora_recipes.data.records import DataError, Record, record_error
-from smolora_recipes.data.sandbox import RenderTimeout, sandbox, time_limit
-
-
-def filter_expression(text: str) -> str:
-    """`{{ record.lang == 'en' }}` or `record.lang == 'en'` -> the bare expression."""
-    stripped = text.strip()
-    if stripped.startswith("{{") and stripped.endswith("}}"):
-        return stripped[2:-2].strip()
-    return stripped
 
 
 class _Evaluated:
@@ -84,16 +76,3 @@ class RecordFilter(_Evaluated):
     def keeps(self, record: Record) -> bool:
         """Whether the expression is true for `record`."""
         return bool(self._call(record, lambda **names: bool(self.expression(**names))))
-
-
-def syntax_problem(source: str, expression: bool = False) -> str | None:
-    """The Jinja syntax error of a template or filter expression, or None when it parses."""
-    try:
-        if expression:
-            sandbox().compile_expression(filter_expression(source))
-        else:
-            sandbox().parse(source)
-    except TemplateSyntaxError as error:
-        kind = "expression" if expression else "template"
-        return f"does not parse as a Jinja {kind} (its line {error.lineno}): {error.message}"
-    return None

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from smolora_recipes.errors import Location, Problem, UserInputError
+from smolora_recipes.core.errors import Location, Problem, UserInputError
 from smolora_recipes.recipe.schema import Recipe
 
 KEPT, SPLIT, SPLIT_PIECE, TRUNCATED = range(4)

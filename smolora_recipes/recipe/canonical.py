@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
+from smolora_recipes.core.shared_paths import shared_label, shared_root
 from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.recipe.schema_walk import marked_fields
-from smolora_recipes.recipe.shared_paths import shared_label, shared_root
 from smolora_recipes.recipe.yaml_source import FieldPath, set_value_at, value_at
 
 Annotate = Callable[[FieldPath], str]

@@ -16,9 +16,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from smolora_recipes.errors import Location, Problem, RecipeError, display_path
-from smolora_recipes.home import user_path
-from smolora_recipes.models import looks_local
+from smolora_recipes.core.errors import Location, Problem, RecipeError, display_path
+from smolora_recipes.core.home import user_path
+from smolora_recipes.core.shared_paths import checkout_root, shared_root
+from smolora_recipes.recipe.builtin_models import looks_local
 from smolora_recipes.recipe.origin import Origin, OriginKind
 from smolora_recipes.recipe.problems import problems_from_validation
 from smolora_recipes.recipe.references import (
@@ -30,7 +31,6 @@ from smolora_recipes.recipe.references import (
 from smolora_recipes.recipe.schema import Recipe
 from smolora_recipes.recipe.schema_walk import marked_fields
 from smolora_recipes.recipe.section import ModelRefMarker, PathMarker
-from smolora_recipes.recipe.shared_paths import checkout_root, shared_root
 from smolora_recipes.recipe.shared_rules import (
     drop_shared_outputs,
     escape_problem,

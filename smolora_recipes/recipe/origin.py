@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from smolora_recipes.errors import Location
-from smolora_recipes.recipe.shared_paths import checkout_root
+from smolora_recipes.core.errors import Location
+from smolora_recipes.core.shared_paths import checkout_root
 
 OriginKind = Literal["default", "file", "extends", "set", "env"]
 

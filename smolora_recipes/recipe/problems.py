@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from smolora_recipes.errors import Location, Problem
+from smolora_recipes.core.errors import Location, Problem
 from smolora_recipes.recipe.schema_walk import field_at, model_at
 from smolora_recipes.recipe.yaml_source import FieldPath, path_text
 

@@ -9,14 +9,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from smolora_recipes.errors import Location, Problem, RecipeError
+from smolora_recipes.core.errors import Location, Problem, RecipeError
+from smolora_recipes.core.shared_paths import BUILTIN_RECIPES_DIR, SHORT_COMMIT
 from smolora_recipes.recipe.git_refs import (
     Checkout,
     fetch_checkout,
     file_revision,
     parse_git_reference,
 )
-from smolora_recipes.recipe.shared_paths import BUILTIN_RECIPES_DIR, SHORT_COMMIT
 
 BUILTIN_PREFIX = "builtin:"
 GIT_PREFIX = "git+"

@@ -16,9 +16,9 @@ def checked_jinja(value: str | None, expression: bool) -> str | None:
     """`value` unchanged when it is valid Jinja; a ValueError naming the syntax error if not."""
     if value is None:
         return None
-    from smolora_recipes.data.templates import syntax_problem
+    from smolora_recipes.core.sandbox import template_syntax_problem  # jinja2: only when used
 
-    problem = syntax_problem(value, expression)
+    problem = template_syntax_problem(value, expression)
     if problem:
         raise ValueError(problem)
     return value

@@ -17,7 +17,7 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from smolora_recipes.errors import Location, Problem, RecipeError
+from smolora_recipes.core.errors import Location, Problem, RecipeError
 
 FieldPath = tuple[str | int, ...]
 

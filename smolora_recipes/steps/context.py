@@ -8,9 +8,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smolora_recipes.models.runtime import Runtime, load_tokenizer
 from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.recipe.schema import Recipe
-from smolora_recipes.runtime import Runtime
+
+
+@dataclass
+class Handoffs:
+    """Objects a step passes to a later step of the same run in memory (never cached).
+
+    Each saves reloading from disk what this process already holds; a step that finds a
+    field empty (its upstream came from the cache, or ran on other processes) reads the disk.
+    """
+
+    tokenizers: dict[tuple[Path, str | None], Any] = field(default_factory=dict)
+    trained_model: Any = None  # the adapter model `train` leaves for `merge`
+    merged_model: Any = None  # the merged model `merge` leaves for `sample`
+
+    def clear(self) -> None:
+        """Drop everything held, so no model outlives the run."""
+        self.tokenizers.clear()
+        self.trained_model = self.merged_model = None
 
 
 @dataclass
@@ -25,8 +43,7 @@ class StepContext:
     outputs: dict[str, Path]  # final output paths of the steps that already ran
     metrics: dict[str, dict[str, Any]]  # metrics of the steps that already ran
     log: Callable[[str], None]
-    # in-process hand-offs between the steps of one run (e.g. the trained model, to merge)
-    memory: dict[str, Any] = field(default_factory=dict)
+    handoffs: Handoffs = field(default_factory=Handoffs)
 
     @property
     def recipe(self) -> Recipe:
@@ -43,16 +60,14 @@ class StepContext:
 
         Loaded once per run and shared by its steps; steps must not change its settings.
         """
-        from smolora_recipes.runtime import load_tokenizer
-
         recipe = self.recipe
         folder = folder or self.model_folder()
-        key = ("tokenizer", folder, recipe.data.chat_template)
-        if key not in self.memory:
-            self.memory[key] = load_tokenizer(
+        key = (folder, recipe.data.chat_template)
+        if key not in self.handoffs.tokenizers:
+            self.handoffs.tokenizers[key] = load_tokenizer(
                 folder, recipe.model.trust_remote_code, recipe.data.chat_template
             )
-        return self.memory[key]
+        return self.handoffs.tokenizers[key]
 
     def model_folder(self) -> Path:
         """The local folder holding the base model's weights and tokenizer."""

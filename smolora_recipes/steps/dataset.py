@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from smolora_recipes.core.errors import Problem, UserInputError
 from smolora_recipes.data.examples import ExampleStats, build_examples
 from smolora_recipes.data.preview import preview_row
 from smolora_recipes.data.selection import weighted_indices
@@ -24,7 +25,6 @@ from smolora_recipes.data.tokenize import (
     TokenizeOptions,
     tokenize_batch,
 )
-from smolora_recipes.errors import Problem, UserInputError
 from smolora_recipes.steps.context import StepContext
 
 OUTPUT = "dataset"

@@ -13,13 +13,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from smolora_recipes.errors import Problem, UserInputError, problem_at
-from smolora_recipes.hashing import file_sha256
-from smolora_recipes.home import smolora_home
-from smolora_recipes.model_files import check_weight_files
-from smolora_recipes.models import BUILTIN_MODELS, ModelRef, builtin_model_file, classify_model
-from smolora_recipes.runtime import choose_runtime
+from smolora_recipes.core.errors import Problem, UserInputError, problem_at
+from smolora_recipes.core.home import smolora_home
+from smolora_recipes.models.model_files import check_weight_files
+from smolora_recipes.models.runtime import choose_runtime
+from smolora_recipes.recipe.builtin_models import (
+    BUILTIN_MODELS,
+    ModelRef,
+    builtin_model_file,
+    classify_model,
+)
 from smolora_recipes.steps.context import StepContext
+from smolora_recipes.store.hashing import file_sha256
 
 OUTPUT = "model.json"
 _COMPLETE = "smolora-converted.json"

@@ -13,15 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from smolora_recipes.core.errors import SmoloraError
 from smolora_recipes.data.splits import load_split, load_training_rows
-from smolora_recipes.direct_io import weights_written_directly
-from smolora_recipes.errors import SmoloraError
-from smolora_recipes.runtime import load_model, materialize_weights
+from smolora_recipes.models.runtime import load_model, materialize_weights
 from smolora_recipes.steps.context import StepContext
-from smolora_recipes.steps.train import TRAINED_MODEL
+from smolora_recipes.store.direct_io import weights_written_directly
 
 OUTPUT = "merged"
-MERGED_MODEL = "merged_model"  # ctx.memory key: the saved merged model, for the sample step
 VERIFY_ROWS = 1  # every merged weight moves every logit: one short row suffices
 VERIFY_TOKENS = 16
 BASE_ROWS = "__base__"  # peft's name for "no adapter" in a batch of mixed adapters
@@ -65,7 +63,7 @@ def run(ctx: StepContext) -> dict[str, Any]:
         ctx.log(
             f"merge verified: |merged - adapter| {vs_adapter:.2e}, |merged - base| {vs_base:.2e}"
         )
-    ctx.memory[MERGED_MODEL] = merged  # sampling it saves reading the file back
+    ctx.handoffs.merged_model = merged  # sampling it saves reading the file back
     return result
 
 
@@ -99,7 +97,7 @@ def adapter_model(ctx: StepContext) -> tuple[Any, str]:
     from peft import PeftModel
 
     adapter_dir = ctx.outputs["train"]
-    tuned = ctx.memory.pop(TRAINED_MODEL, None)
+    tuned, ctx.handoffs.trained_model = ctx.handoffs.trained_model, None
     source = "memory"
     if tuned is not None:
         check_saved_adapter(tuned, adapter_dir)

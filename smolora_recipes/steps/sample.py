@@ -7,11 +7,10 @@ import json
 import time
 from typing import Any
 
-from smolora_recipes.generation import GenerationSettings, format_prompt, generate_batch
+from smolora_recipes.inference.generation import GenerationSettings, format_prompt, generate_batch
+from smolora_recipes.models.runtime import load_model
 from smolora_recipes.recipe.schema import SamplesSection
-from smolora_recipes.runtime import load_model
 from smolora_recipes.steps.context import StepContext
-from smolora_recipes.steps.merge import MERGED_MODEL
 
 OUTPUT = "samples.jsonl"
 
@@ -40,7 +39,7 @@ def tuned_model(ctx: StepContext) -> Any:
     process, else from its folder), else base + adapter."""
     runtime, trust = ctx.runtime(), ctx.recipe.model.trust_remote_code
     if "merge" in ctx.outputs:
-        merged = ctx.memory.pop(MERGED_MODEL, None)
+        merged, ctx.handoffs.merged_model = ctx.handoffs.merged_model, None
         return merged if merged is not None else load_model(ctx.outputs["merge"], runtime, trust)
     from peft import PeftModel
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from smolora_recipes.core.errors import UserInputError
 from smolora_recipes.data.tokenize import (
     KEPT,
     SPLIT,
@@ -18,7 +19,6 @@ from smolora_recipes.data.tokenize import (
     resolve_over_length,
     tokenize_batch,
 )
-from smolora_recipes.errors import UserInputError
 
 CHAT = [
     {"role": "system", "content": "be brief"},
@@ -139,7 +139,7 @@ def test_text_ends_with_eos(tokenizer: Any) -> None:
 
 
 def test_a_recipe_chat_template_replaces_the_tokenizers(tiny_model_dir: Path) -> None:
-    from smolora_recipes.runtime import load_tokenizer
+    from smolora_recipes.models.runtime import load_tokenizer
 
     template = (
         "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}</s>{% endfor %}"

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smolora_recipes.cli import main
-from smolora_recipes.errors import RecipeError
+from smolora_recipes.cli.main import main
+from smolora_recipes.core.errors import RecipeError
 from smolora_recipes.recipe.loader import load_recipe
 
 FUZZ = settings(

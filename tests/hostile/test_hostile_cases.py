@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from smolora_recipes.cache import StepCache
-from smolora_recipes.executor import RunOptions, execute
-from smolora_recipes.plan import build_plan
+from smolora_recipes.plan.build import build_plan
 from smolora_recipes.recipe.loader import load_recipe
+from smolora_recipes.run.executor import execute
+from smolora_recipes.run.state import RunOptions
+from smolora_recipes.store.cache import StepCache
 from tests.conftest import invoke
 
 CASES = Path(__file__).parent / "cases"

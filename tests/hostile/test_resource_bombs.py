@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from smolora_recipes.data import readers, sandbox
+from smolora_recipes.core import sandbox
+from smolora_recipes.data import readers
 from smolora_recipes.data.records import DataError, ErrorPolicy, Record
 from smolora_recipes.data.templates import RecordTemplate
 from smolora_recipes.recipe.schema import DataSection

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from smolora_recipes.cache import MANIFEST, METRICS, StepCache
-from smolora_recipes.errors import UserInputError, problem_at
-from smolora_recipes.executor import RunOptions, RunState, execute
-from smolora_recipes.plan import build_plan
+from smolora_recipes.core.errors import UserInputError, problem_at
+from smolora_recipes.plan.build import build_plan
 from smolora_recipes.recipe.loader import load_recipe
+from smolora_recipes.run.executor import execute
+from smolora_recipes.run.state import RunOptions, RunState
+from smolora_recipes.store.cache import MANIFEST, METRICS, StepCache
 from tests.conftest import invoke
-from tests.steps.conftest import write_tiny_recipe
+from tests.tiny_runs import write_tiny_recipe
 
 
 @pytest.fixture(scope="module")

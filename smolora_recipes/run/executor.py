@@ -1,0 +1,300 @@
+"""Runs a plan: each step reused from the cache when its fingerprint is there, else computed
+(timed, logged, under the entry's lock) and stored whole; a report is written whatever happens."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from smolora_recipes.core.errors import UserInputError, error_text
+from smolora_recipes.core.permissions import follow_umask
+from smolora_recipes.models.runtime import import_libraries, quiet_libraries, release_free_memory
+from smolora_recipes.plan.build import Plan
+from smolora_recipes.plan.specs import STEP_SPEC_BY_NAME
+from smolora_recipes.plan.status import record_plan
+from smolora_recipes.recipe.canonical import canonical_yaml
+from smolora_recipes.recipe.loader import LoadedRecipe
+from smolora_recipes.run.state import RunOptions, RunState, StepRecord
+from smolora_recipes.steps.context import StepContext
+from smolora_recipes.store.cache import CacheEntry, StepCache
+from smolora_recipes.store.hashing import cancel_background_hashing, hash_in_background
+
+RUN_LOG = "run.log"
+EXIT_CODES = {"ok": 0, "failed": 1, "interrupted": 130}
+
+
+class RunLog:
+    """Timestamped progress lines, to the terminal and to run.log."""
+
+    def __init__(self, path: Path, echo: Callable[[str], None]) -> None:
+        self.path = path
+        self.echo = echo
+
+    def __call__(self, message: str, step: str = "") -> None:
+        line = f"[{datetime.now().strftime('%H:%M:%S')}] {step + ': ' if step else ''}{message}"
+        self.echo(line)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+    def for_step(self, step: str) -> Callable[[str], None]:
+        """A logger that prefixes the step name."""
+        return lambda message: self(message, step)
+
+
+def new_run_dir(parent: Path, started: datetime) -> Path:
+    """A fresh `<parent>/<timestamp>` folder (suffixed when two runs start in one second)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = started.strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1, 1000):
+        candidate = parent / (stamp if attempt == 1 else f"{stamp}-{attempt}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise RuntimeError(f"cannot create a run folder under {parent}")
+
+
+def _point_latest(run_dir: Path) -> None:
+    latest = run_dir.parent / "latest"
+    try:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        latest.symlink_to(run_dir.name, target_is_directory=True)
+    except OSError:
+        pass  # symlinks may be unavailable (Windows without privilege); the run is still fine
+
+
+def execute(
+    loaded: LoadedRecipe,
+    plan: Plan,
+    command: str,
+    echo: Callable[[str], None],
+    options: RunOptions | None = None,
+) -> RunState:
+    """Run or reuse every enabled step of `plan`, then write the report; never raises for
+    step failures."""
+    from smolora_recipes.report.files import write_report_files
+    from smolora_recipes.run.report_builder import build_report
+
+    started = datetime.now(UTC)
+    run_dir = new_run_dir(loaded.recipe.output.dir / loaded.recipe.name, started)
+    state = RunState(loaded, plan, run_dir, command, started, options or RunOptions())
+    (run_dir / "recipe.resolved.yaml").write_text(canonical_yaml(loaded), encoding="utf-8")
+    (run_dir / "plan.json").write_text(json.dumps(plan.to_json(), indent=2), encoding="utf-8")
+    log = RunLog(run_dir / RUN_LOG, echo)
+    log(f"run {run_dir}")
+    state.warnings = run_warnings(loaded)
+    for warning in state.warnings:
+        log(f"WARNING: {warning}")
+    forced = False
+    try:
+        for step in plan.steps:
+            record = StepRecord(step.name, step.fingerprint)
+            state.records.append(record)
+            forced = forced or state.options.force == step.name
+            if step.name == "report":
+                continue
+            if not step.enabled:
+                record.status, record.outcome = "skipped", f"skipped: {step.skip_reason}"
+            elif state.status == "ok" and not _past(state, step.name):
+                _run_step(state, record, log, forced)
+        report_record = state.records[-1]
+        report_record.status, report_record.outcome = "ok", "ran"
+        write_report_files(run_dir, build_report(state))
+    finally:
+        cancel_background_hashing()
+        state.handoffs.clear()  # models handed between steps are not kept past the run
+        if state.options.cache is not None:
+            state.options.cache.release_all()
+    if state.status == "ok" and state.options.cache is not None and state.options.until is None:
+        record_plan(state.options.cache, plan)
+    _point_latest(run_dir)
+    log(f"{state.status}: report at {run_dir / 'report.md'}")
+    return state
+
+
+def run_warnings(loaded: LoadedRecipe) -> list[str]:
+    """What the user must know before anything runs (repeated in the report)."""
+    model = loaded.recipe.model
+    if not model.trust_remote_code:
+        return []
+    origin = loaded.origin_of(("model", "trust_remote_code")).describe()
+    return [
+        f"model.trust_remote_code is true ({origin}): Python code shipped with {model.base} "
+        "will run on this machine"
+    ]
+
+
+def _past(state: RunState, step: str) -> bool:
+    """True for the steps after `options.until`."""
+    until = state.options.until
+    return until is not None and any(record.name == until for record in state.records[:-1])
+
+
+def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) -> None:
+    started = time.perf_counter()
+    try:
+        module = importlib.import_module(f"smolora_recipes.steps.{record.name}")
+        names = [module.OUTPUT, *getattr(module, "SIDE_FILES", ())]
+        cache = state.options.cache
+        if cache is None:
+            scratch = state.run_dir / f".{record.name}-scratch"
+            try:
+                folder, metrics = _compute(
+                    state, module, record, log, state.run_dir / f".{record.name}", scratch
+                )
+            finally:
+                _remove(scratch)
+            for name in names:
+                if (folder / name).exists():
+                    (folder / name).rename(state.run_dir / name)
+            _remove(folder)
+            record.outcome = "ran"
+        else:
+            entry, record.outcome = _cached_or_computed(state, cache, module, record, log, forced)
+            metrics = entry.metrics()
+            cache.record_use(entry, state.run_name)
+            cache.hold(entry)
+            for name in names:
+                if (entry.path / name).exists():
+                    _link(entry.path / name, state.run_dir / name, state.options.link)
+        state.metrics[record.name] = metrics
+        state.outputs[record.name] = state.run_dir / module.OUTPUT
+        record.status = "ok"
+        if record.outcome.startswith("ran"):  # new files: hashed for the report meanwhile
+            hash_in_background(_files_below(state.run_dir / name for name in names))
+    except KeyboardInterrupt:
+        record.status, record.outcome = "failed", "interrupted"
+        state.status, state.exit_code = "interrupted", EXIT_CODES["interrupted"]
+        state.error = {
+            "step": record.name,
+            "type": "KeyboardInterrupt",
+            "message": "interrupted by the user"
+            + (
+                "; running the same recipe again reuses the finished steps and resumes training"
+                " from its last checkpoint"
+                if state.options.cache is not None
+                else ""
+            ),
+            "log": str(log.path),
+        }
+    except Exception as error:  # any failure: recorded in the report, never half-written output
+        record.status, record.outcome = "failed", f"{type(error).__name__}"
+        state.status = "failed"
+        state.exit_code = error.exit_code if isinstance(error, UserInputError) else 1
+        message = error_text(error)
+        state.error = {
+            "step": record.name,
+            "type": type(error).__name__,
+            "message": message,
+            "log": str(log.path),
+        }
+        with log.path.open("a", encoding="utf-8") as handle:
+            traceback.print_exc(file=handle)
+        log(f"failed: {type(error).__name__}: {message}", record.name)
+    finally:
+        record.duration_s = round(time.perf_counter() - started - record.import_s, 3)
+    if record.status == "ok":
+        log(f"{record.outcome} in {record.duration_s:.1f}s", record.name)
+
+
+def _cached_or_computed(
+    state: RunState, cache: StepCache, module: Any, record: StepRecord, log: RunLog, forced: bool
+) -> tuple[CacheEntry, str]:
+    """The step's cache entry, computing it (under the entry's lock) only when missing."""
+    entry = None if forced else cache.lookup(record.name, record.fingerprint)
+    if entry is not None:
+        return entry, f"cached (from run {entry.manifest['run']})"
+    with cache.lock(record.name, record.fingerprint):
+        entry = None if forced else cache.lookup(record.name, record.fingerprint)
+        if entry is not None:  # another run finished it while we waited for the lock
+            return entry, f"cached (from run {entry.manifest['run']})"
+        staging = cache.staging_dir(record.name, record.fingerprint)
+        scratch = cache.scratch_dir(record.name, record.fingerprint)
+        if forced:
+            _remove(scratch)  # a forced step starts afresh, not from old checkpoints
+        try:
+            _, metrics = _compute(state, module, record, log, staging, scratch)
+            entry = cache.commit(record.name, record.fingerprint, staging, metrics, state.run_name)
+            _remove(scratch)  # kept only while the step is unfinished, to resume from
+        finally:
+            _remove(staging)
+    return entry, "ran (forced)" if forced else "ran"
+
+
+def _compute(
+    state: RunState, module: Any, record: StepRecord, log: RunLog, folder: Path, scratch: Path
+) -> tuple[Path, dict[str, Any]]:
+    """Run one step into `folder`; on failure nothing of it is left."""
+    record.import_s = import_libraries(STEP_SPEC_BY_NAME[record.name].libraries)
+    quiet_libraries()
+    folder.mkdir(parents=True, exist_ok=True)
+    output = folder / module.OUTPUT
+    if "." not in module.OUTPUT:
+        output.mkdir()
+    ctx = StepContext(
+        loaded=state.loaded,
+        run_dir=state.run_dir,
+        output=output,
+        side_dir=folder,
+        scratch=scratch,
+        outputs=state.outputs,
+        metrics=state.metrics,
+        log=log.for_step(record.name),
+        handoffs=state.handoffs,
+    )
+    log("start", record.name)
+    try:
+        metrics = module.run(ctx)
+        release_free_memory()
+        follow_umask(folder)
+        return folder, metrics
+    except BaseException:
+        _remove(folder)
+        raise
+
+
+def _link(source: Path, target: Path, mode: str) -> None:
+    """Make `target` in the run folder refer to a cached output: a symlink, or a copy."""
+    if mode == "symlink":
+        try:
+            target.symlink_to(source, target_is_directory=source.is_dir())
+            return
+        except OSError:
+            pass  # no symlinks here (e.g. Windows without privilege): copy instead
+    if source.is_dir():
+        shutil.copytree(source, target)
+    else:
+        shutil.copy2(source, target)
+
+
+def _files_below(paths: Iterable[Path]) -> list[Path]:
+    """The files among `paths` and below those that are folders (following links)."""
+    found = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file())
+        elif path.is_file():
+            found.append(path)
+    return found
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink()
+
+
+def stderr_echo(line: str) -> None:
+    """Default progress output: stderr, so stdout stays clean for machine output."""
+    print(line, file=sys.stderr, flush=True)

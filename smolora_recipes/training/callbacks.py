@@ -1,0 +1,130 @@
+"""Trainer callbacks: progress logging, and stopping cleanly on request.
+
+Imported only when training runs: transformers takes seconds to import.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+
+class StopOnInterrupt(TrainerCallback):
+    """On the first Ctrl-C: save a checkpoint at the end of the current step, then stop."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        if self.requested:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+
+class TrainProgress(TrainerCallback):
+    """Logs loss with timestamps, appends train_log.jsonl, and shows a progress bar.
+
+    Resuming from step N keeps the log's entries up to N (later ones are trained again), so
+    the loss history of a resumed run is the whole curve.
+    """
+
+    def __init__(
+        self,
+        log: Callable[[str], None],
+        log_path: Path | None,
+        resumed_step: int,
+        show_bar: bool = True,
+    ) -> None:
+        self.log = log
+        self.log_path = log_path  # None in the processes of a distributed run other than rank 0
+        self.show_bar = show_bar
+        kept = _log_entries(log_path, up_to=resumed_step) if log_path and resumed_step else []
+        if log_path is not None:
+            log_path.write_text("".join(json.dumps(entry) + "\n" for entry in kept))
+        self.losses: list[dict[str, float]] = [
+            {key: value for key, value in entry.items() if key != "time"} for entry in kept
+        ]
+        self.bar: Any = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not (self.show_bar and self.log_path is not None):
+            return
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=state.max_steps,
+            initial=state.global_step,
+            desc="train",
+            unit="step",
+            leave=False,
+        )
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+        if not logs or "loss" not in logs or self.log_path is None:
+            return
+        entry = {
+            "step": state.global_step,
+            "loss": round(float(logs["loss"]), 5),
+            "learning_rate": float(logs.get("learning_rate", 0.0)),
+            "epoch": round(float(logs.get("epoch", 0.0)), 4),
+        }
+        self.losses.append(entry)
+        stamped = {"time": datetime.now(UTC).isoformat(timespec="seconds"), **entry}
+        with self.log_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(stamped) + "\n")
+        message = (
+            f"step {state.global_step}/{state.max_steps} loss {entry['loss']:.4f} "
+            f"lr {entry['learning_rate']:.2e}"
+        )
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"loss {entry['loss']:.4f}")
+            self.bar.clear()
+        self.log(message)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class RowCounter:
+    """A data collator wrapper counting the rows this process trains on."""
+
+    def __init__(self, collator: Any) -> None:
+        self.collator = collator
+        self.rows = 0
+
+    def __call__(self, examples: list[Any]) -> Any:
+        self.rows += len(examples)
+        return self.collator(examples)
+
+    def gathered(self, accelerator: Any) -> list[int]:
+        """Every process's count, in rank order (a collective: all processes must call it)."""
+        import torch
+
+        counts = accelerator.gather(torch.tensor([self.rows], device=accelerator.device))
+        return [int(count) for count in counts.tolist()]
+
+
+def _log_entries(path: Path, up_to: int) -> list[dict[str, Any]]:
+    """The train log's entries at or before step `up_to` (a torn last line is dropped)."""
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("step", up_to + 1) <= up_to:
+            entries.append(entry)
+    return entries

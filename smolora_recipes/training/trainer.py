@@ -1,0 +1,249 @@
+"""Training a LoRA adapter with trl's SFTTrainer: the loop, its loss, and the metrics it reports.
+
+Imported only when training runs, so heavy imports at the top are fine here."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from smolora_recipes.data.splits import load_split
+from smolora_recipes.models.runtime import Runtime, load_model
+from smolora_recipes.training.callbacks import RowCounter, StopOnInterrupt, TrainProgress
+from smolora_recipes.training.checkpoints import first_interrupt_stops, last_complete_checkpoint
+from smolora_recipes.training.config import load_quantized_model, lora_config, sft_config
+from smolora_recipes.training.fused_loss import causal_lm_loss, fused_loss_applies
+from smolora_recipes.training.job import TRAIN_LOG, TrainingJob
+from smolora_recipes.training.varlen_attention import restore_sdpa_attention, use_varlen_attention
+
+STREAM_SHUFFLE_BUFFER = 1000  # rows a streamed training set is shuffled within
+
+
+def plain_loss_trainer() -> type:
+    """trl's SFTTrainer computing the loss as transformers' Trainer does, without the logits.
+
+    SFTTrainer's own loss runs the LM head in tiles and recomputes them in the backward pass to
+    log entropy and token accuracy; on CPU that costs 25% of a step (bench/NOTES.md), for two
+    metrics the run report does not use. Where `fused_loss` applies (one process, a plain
+    frozen LM head), the loss comes from the hidden states chunk by chunk: the same value
+    without the tokens x vocabulary logits; elsewhere Trainer's own computation runs.
+    """
+    from transformers import Trainer
+    from transformers.modeling_outputs import CausalLMOutputWithPast
+    from trl import SFTTrainer
+
+    class PlainLossSFTTrainer(SFTTrainer):
+        def compute_loss(
+            self,
+            model: Any,
+            inputs: dict[str, Any],
+            return_outputs: bool = False,
+            num_items_in_batch: Any = None,
+        ) -> Any:
+            one_device = self.accelerator.num_processes == 1 and self.args.n_gpu <= 1
+            if not one_device or not fused_loss_applies(model):  # DDP/DataParallel: as usual
+                return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
+            with self.accelerator.autocast():  # as the prepared model's forward would run
+                loss = causal_lm_loss(model, inputs, num_items_in_batch)
+            return (loss, CausalLMOutputWithPast(loss=loss)) if return_outputs else loss
+
+    return PlainLossSFTTrainer
+
+
+@dataclass
+class Trained:
+    """A finished training: the metrics it reports, and the adapter model (one process only)."""
+
+    metrics: dict[str, Any]
+    model: Any = None  # kept for the merge step of the same run; None when not in this process
+
+
+def train(job: TrainingJob) -> Trained:
+    """Train the adapter, measure eval loss before and after, save the adapter.
+
+    In a distributed run every worker process calls this; only the first one logs, writes the
+    train log and saves the adapter.
+    """
+    model = _base_model(job)
+    job.scratch.mkdir(parents=True, exist_ok=True)
+    resume = last_complete_checkpoint(job.scratch)
+    main_process = int(os.environ.get("RANK", "0")) == 0  # set by distributed launchers
+    progress = TrainProgress(
+        job.log,
+        job.scratch / TRAIN_LOG if main_process else None,
+        resume[1] if resume else 0,
+        show_bar="LOCAL_RANK" not in os.environ,  # workers' output is relayed line by line
+    )
+    stopper = StopOnInterrupt()
+    trainer, rows_seen = _trainer(job, model, [progress, stopper])
+    has_eval = trainer.eval_dataset is not None
+    eval_before = _eval_loss(trainer, job, "before") if has_eval else None
+    tokens_before = _tokens_at(resume[0]) if resume else 0  # rotated away after training
+    if resume is not None:
+        job.log(f"resumed from step {resume[1]} (checkpoint of this same train fingerprint)")
+    started = time.perf_counter()
+    rows_seen.rows = 0  # count training rows only, not the evaluation's
+    with first_interrupt_stops(stopper, job.log):
+        trainer.train(resume_from_checkpoint=str(resume[0]) if resume else None)
+    if stopper.requested:
+        raise KeyboardInterrupt  # checkpoint saved; the executor reports `interrupted`
+    wall = time.perf_counter() - started
+    rows_per_process = rows_seen.gathered(trainer.accelerator)
+    eval_after = _eval_loss(trainer, job, "after") if has_eval else None
+    trained = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+    restore_sdpa_attention(trained)  # and no autocast wrapper: the merge compares fp32 logits
+    if main_process:
+        shutil.copyfile(job.scratch / TRAIN_LOG, job.side_dir / TRAIN_LOG)
+        trained.save_pretrained(job.output)
+        job.tokenizer.save_pretrained(job.output)
+    one_process = trainer.accelerator.num_processes == 1
+    metrics = {
+        **_progress_metrics(trainer.state, progress, (eval_before, eval_after)),
+        **_throughput_metrics(trainer, job, tokens_before, wall),
+        "rows_per_process": rows_per_process,
+        "resumed_from_step": resume[1] if resume else None,
+        **_model_metrics(trainer.model),
+    }
+    keep = one_process and job.recipe.model.quantization is None
+    return Trained(metrics, trained if keep else None)
+
+
+def _base_model(job: TrainingJob) -> Any:
+    """The base model to adapt: quantized for QLoRA, with per-document attention when the
+    batches are padding-free."""
+    recipe = job.recipe
+    model = (
+        load_quantized_model(job.model_folder, job.runtime, recipe)
+        if recipe.model.quantization
+        else load_model(job.model_folder, job.runtime, recipe.model.trust_remote_code)
+    )
+    if recipe.sft.batching == "padding_free":
+        use_varlen_attention(model)
+    return model
+
+
+def _trainer(job: TrainingJob, model: Any, callbacks: list[Any]) -> tuple[Any, RowCounter]:
+    """The SFT trainer over the job's dataset, and the collator wrapper counting its rows."""
+    from transformers import PrinterCallback
+
+    recipe = job.recipe
+    train_rows = (
+        streamed_training_rows(job)
+        if recipe.data.streaming
+        else load_split(job.dataset_dir, "train")
+    )
+    trainer = plain_loss_trainer()(
+        model=model,
+        args=sft_config(recipe.sft, job.runtime, job.scratch),
+        train_dataset=train_rows,
+        eval_dataset=load_split(job.dataset_dir, "eval"),
+        processing_class=job.tokenizer,
+        peft_config=lora_config(recipe.lora, model),
+        callbacks=callbacks,
+    )
+    trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; TrainProgress logs
+    rows_seen = RowCounter(trainer.data_collator)
+    trainer.data_collator = rows_seen
+    return trainer, rows_seen
+
+
+def _eval_loss(trainer: Any, job: TrainingJob, when: str) -> float:
+    """The eval split's loss now, logged."""
+    loss = trainer.evaluate()["eval_loss"]
+    job.log(f"eval loss {when} training: {loss:.4f}")
+    return loss
+
+
+def _progress_metrics(
+    state: Any, progress: TrainProgress, evals: tuple[float | None, float | None]
+) -> dict[str, Any]:
+    """Steps, epochs and the loss curves."""
+    before, after = evals
+    return {
+        "steps": state.global_step,
+        "epochs": round(float(state.epoch or 0), 4),
+        "loss_history": progress.losses,
+        "eval_history": [
+            {"step": step, "eval_loss": loss}
+            for step, loss in ((0, before), (state.global_step, after))
+            if loss is not None
+        ],
+        "eval_loss_before": before,
+        "eval_loss_after": after,
+        "final_train_loss": progress.losses[-1]["loss"] if progress.losses else None,
+    }
+
+
+def _throughput_metrics(
+    trainer: Any, job: TrainingJob, tokens_before: int, wall: float
+) -> dict[str, Any]:
+    """Tokens, speed and memory of this training."""
+    tokens = int(trainer.state.num_input_tokens_seen)
+    return {
+        "trained_tokens": tokens,
+        "world_size": trainer.accelerator.num_processes,
+        "sequences_per_update": job.recipe.sequences_per_update,
+        "tokens_per_second": round((tokens - tokens_before) / wall, 2) if wall > 0 else None,
+        "wall_time_s": round(wall, 3),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_gpu_mb": _peak_gpu_mb(job.runtime),
+    }
+
+
+def _model_metrics(model: Any) -> dict[str, Any]:
+    """Which modules were adapted, and how many parameters train."""
+    trainable, total = model.get_nb_trainable_parameters()
+    return {
+        "target_modules": sorted(model.peft_config["default"].target_modules),
+        "parameters": int(total),
+        "trainable_parameters": int(trainable),
+    }
+
+
+def streamed_training_rows(job: TrainingJob) -> Any:
+    """`data.streaming`: an IterableDataset that reads, mixes and tokenizes while training."""
+    from datasets import Features, IterableDataset, List, Value
+
+    from smolora_recipes.data.stream import training_stream
+    from smolora_recipes.data.tokenize import TokenizeOptions
+
+    recipe = job.recipe
+    features = Features({"input_ids": List(Value("int32")), "completion_mask": List(Value("int8"))})
+    stream = IterableDataset.from_generator(
+        training_stream,
+        features=features,
+        gen_kwargs={
+            "data": recipe.data,
+            "base_dir": job.base_dir,
+            "tokenizer": job.tokenizer,
+            "options": TokenizeOptions.of(recipe),
+        },
+    )
+    return stream.shuffle(seed=recipe.sft.seed, buffer_size=STREAM_SHUFFLE_BUFFER)
+
+
+def _tokens_at(checkpoint: Path) -> int:
+    """Tokens already trained when a checkpoint was written."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    return int(state.get("num_input_tokens_seen") or 0)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _peak_gpu_mb(runtime: Runtime) -> float | None:
+    if runtime.device != "cuda":
+        return None
+    import torch
+
+    return round(torch.cuda.max_memory_allocated() / 2**20, 1)

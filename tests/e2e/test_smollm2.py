@@ -1,0 +1,92 @@
+"""End-to-end on the real embedded SmolLM2-135M-Instruct: the path users take, kept proven.
+
+A few training steps only; the quickstart itself (minutes) is run by `make quickstart`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from smolora_recipes.cli.main import main
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+
+SHORT_RUN = """\
+name: e2e
+data:
+  sources: [{type: jsonl, path: data/zembria.jsonl}]
+  format: chat
+  eval_split: 0.1
+lora: {r: 8, alpha: 16, dropout: 0.0}
+sft: {max_steps: 3, learning_rate: 1e-3, batch_size: 4, max_length: 128, logging_steps: 1}
+samples:
+  max_new_tokens: 12
+  prompts:
+    - {prompt: 'What is the capital of Zembria?', expect: Quillan}
+    - What is the currency of Zembria?
+"""
+
+
+@pytest.fixture(scope="module")
+def e2e_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, CliRunner]:
+    """One short CLI run on the embedded model: (run dir, SMOLORA_HOME, the CLI result)."""
+    home = tmp_path_factory.mktemp("e2e-home")
+    work = tmp_path_factory.mktemp("e2e-work")
+    (work / "data").mkdir()
+    shutil.copy(REPO_ROOT / "recipes/data/zembria.jsonl", work / "data/zembria.jsonl")
+    (work / "e2e.yaml").write_text(SHORT_RUN)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SMOLORA_HOME", str(home))
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.chdir(work)
+        result = CliRunner().invoke(main, ["run", "e2e.yaml"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert "status: ok" in result.stdout
+    return work / "runs/e2e/latest", home, result
+
+
+def test_short_run_on_the_embedded_model(e2e_run: tuple[Path, Path, object]) -> None:
+    run_dir, home, _ = e2e_run
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["status"] == "ok"
+    assert report["model"]["kind"] == "builtin"
+    assert 130_000_000 < report["model"]["parameters"] < 140_000_000
+    assert report["train"]["steps"] == 3
+    assert report["merge"]["verified"] is True
+    assert len(report["samples"]["items"]) == 2 and report["samples"]["items"][0]["base"]
+    converted = list((home / "models").glob("smollm2-135m-instruct-*"))
+    assert len(converted) == 1 and (converted[0] / "model.safetensors").exists()
+    config = json.loads((converted[0] / "config.json").read_text())
+    assert "quantization_config" not in config  # the GGUF flag must not survive conversion
+
+    from transformers import AutoModelForCausalLM
+
+    merged = AutoModelForCausalLM.from_pretrained(run_dir / "merged")
+    assert merged.config.model_type == "llama"
+
+
+def test_cached_model_loads_fast(
+    e2e_run: tuple[Path, Path, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smolora_recipes.recipe.builtin_models import ModelRef
+    from smolora_recipes.steps.load import resolve_model_folder
+
+    monkeypatch.setenv("SMOLORA_HOME", str(e2e_run[1]))
+    started = time.perf_counter()
+    _, converted_now = resolve_model_folder(ModelRef("builtin", "smollm2-135m-instruct"), None)
+    assert not converted_now and time.perf_counter() - started < 3
+
+
+def test_generate_streams_from_the_run(e2e_run: tuple[Path, Path, object]) -> None:
+    result = CliRunner().invoke(
+        main, ["generate", str(e2e_run[0]), "--max-new-tokens", "8"], input="Hello there\n"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip()

@@ -1,0 +1,102 @@
+"""Model resolution and runtime choice: fast, clear errors; sensible automatic choices."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from pathlib import Path
+
+import pytest
+
+from smolora_recipes.core.errors import UserInputError
+from smolora_recipes.models.runtime import (
+    choose_runtime,
+    cpu_supports_bf16,
+    pick_device,
+    release_free_memory,
+)
+from smolora_recipes.recipe.builtin_models import (
+    BUILTIN_MODELS,
+    ModelRef,
+    builtin_model_file,
+    classify_model,
+)
+from smolora_recipes.recipe.schema import ModelSection
+from smolora_recipes.steps.load import resolve_model_folder
+
+
+def test_classify_model_references(tmp_path: Path) -> None:
+    assert classify_model("smollm2-135m-instruct").kind == "builtin"
+    assert classify_model("HuggingFaceTB/SmolLM2-135M").kind == "hub"
+    assert classify_model(str(tmp_path)).kind == "local_dir"
+    assert classify_model(str(tmp_path / "m.gguf")).kind == "gguf_file"
+
+
+def test_builtin_model_file_is_found_in_its_wheel() -> None:
+    path = builtin_model_file(BUILTIN_MODELS["smollm2-135m-instruct"])
+    assert path.name.endswith(".gguf") and path.stat().st_size > 50_000_000
+
+
+def test_hub_model_offline_fails_fast_with_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    started = time.perf_counter()
+    with pytest.raises(UserInputError) as caught:
+        resolve_model_folder(ModelRef("hub", "nobody/no-such-model-xyz"), None)
+    assert time.perf_counter() - started < 10
+    text = caught.value.render()
+    assert "not in the local Hugging Face cache" in text and "model.base" in text
+    assert "set `model.base: ./path/to/folder`" in text
+
+
+def test_local_folder_without_config_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match=r"no config\.json"):
+        resolve_model_folder(ModelRef("local_dir", str(tmp_path), tmp_path), None)
+
+
+def test_local_folder_is_used_in_place(tiny_model_dir: Path) -> None:
+    ref = ModelRef("local_dir", str(tiny_model_dir), tiny_model_dir)
+    assert resolve_model_folder(ref, None) == (tiny_model_dir, False)
+
+
+def test_a_file_that_is_not_gguf_gives_a_clear_error(tmp_path: Path) -> None:
+    fake = tmp_path / "broken.gguf"
+    fake.write_bytes(b"this is not a gguf file at all" * 10)
+    with pytest.raises(UserInputError, match=r"cannot read .* as a GGUF model"):
+        resolve_model_folder(ModelRef("gguf_file", str(fake), fake), None)
+    assert not list((tmp_path.parent).glob(".broken-*.tmp-*"))
+
+
+def test_auto_runtime_on_this_cpu() -> None:
+    runtime = choose_runtime(ModelSection())
+    assert runtime.device == "cpu" and runtime.dtype == "float32"
+    assert runtime.autocast == ("bfloat16" if cpu_supports_bf16() else None)
+
+
+def test_explicit_dtype_is_respected() -> None:
+    assert choose_runtime(ModelSection(dtype="bfloat16")).dtype == "bfloat16"
+    assert choose_runtime(ModelSection(dtype="float32")).autocast is None
+
+
+def test_unavailable_device_is_a_clear_error() -> None:
+    with pytest.raises(UserInputError, match="device 'cuda' is not available"):
+        pick_device("cuda")
+
+
+def _rss_bytes() -> int:
+    """This process's resident set size (Linux)."""
+    fields = Path("/proc/self/statm").read_text().split()
+    return int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc_trim")
+def test_release_free_memory_returns_freed_heap_to_the_os() -> None:
+    blocks = [bytearray(100_000) for _ in range(2_000)]  # 200 MB below the mmap threshold
+    for block in blocks:
+        block[::4096] = b"\1" * len(block[::4096])  # touch every page
+    kept = blocks[::10]  # survivors in between keep the freed holes from merging into the top
+    del blocks
+    before = _rss_bytes()
+    release_free_memory()
+    assert before - _rss_bytes() > 100_000_000
+    assert len(kept) == 200
