@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from smolora_recipes import __version__
-from smolora_recipes.plan.code_digest import code_digests, library_versions
+from smolora_recipes.plan.code_digest import CodeIndex, library_versions
 from smolora_recipes.plan.inputs import fingerprint_view
 from smolora_recipes.plan.specs import STEP_SPECS
 from smolora_recipes.recipe.loader import LoadedRecipe
@@ -86,6 +86,7 @@ def build_plan(loaded: LoadedRecipe) -> Plan:
         "merge": "" if recipe.merge.enabled else "merge.enabled is false",
         "sample": "" if recipe.samples.prompts else "samples.prompts is empty",
     }
+    code = CodeIndex()
     fingerprints: dict[str, str] = {}
     steps: list[PlannedStep] = []
     for spec in STEP_SPECS:
@@ -93,7 +94,7 @@ def build_plan(loaded: LoadedRecipe) -> Plan:
         after = [name for name in spec.after if name in fingerprints]
         material = {
             "step": spec.name,
-            "code": code_digests(spec.module),
+            "code": code.code_digests(spec.module),
             "recipe": {key: _slice(view, key) for key in spec.reads},
             "upstream": {name: fingerprints[name] for name in after},
             "libraries": library_versions(spec.libraries),

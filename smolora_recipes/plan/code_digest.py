@@ -5,31 +5,42 @@ The closure is read from the source (static AST walk, so nothing is imported): `
 those under `if TYPE_CHECKING:` do not, since they never run. Importing `a.b.c` also runs the
 `__init__` of `a` and `a.b`, so those count too. Nobody keeps a list: a helper module is
 covered the day a step's code imports it.
+
+Parsing every module costs ~80 ms, so the names each module imports are memoised under
+SMOLORA_HOME/state, keyed by the module's name and the digest of its text: an edited module is
+parsed again, an unchanged one never.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import importlib.metadata
+import json
+import os
 from pathlib import Path
 
+from smolora_recipes.core.atomic_write import write_atomic
+from smolora_recipes.core.home import smolora_home
 from smolora_recipes.store.hashing import digest
 
 PACKAGE = "smolora_recipes"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
-def module_file(module: str) -> Path | None:
-    """The source file of a module of this package (`smolora_recipes.a.b`), or None."""
-    parts = module.split(".")
-    if parts[0] != PACKAGE:
-        return None
-    base = PACKAGE_DIR.joinpath(*parts[1:])
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
+def package_modules() -> dict[str, Path]:
+    """Every module of this package by dotted name (`smolora_recipes.a.b`), with its file."""
+    found: dict[str, Path] = {}
+    for folder, dirs, files in os.walk(PACKAGE_DIR):
+        dirs[:] = [name for name in dirs if name.isidentifier()]  # no __pycache__ or data
+        parts = [PACKAGE, *Path(folder).relative_to(PACKAGE_DIR).parts]
+        for name in files:
+            if name.endswith(".py"):
+                stem = name[:-3]
+                dotted = parts if stem == "__init__" else [*parts, stem]
+                found[".".join(dotted)] = Path(folder) / name
+    return found
 
 
 def _under_type_checking(node: ast.AST) -> bool:
@@ -56,11 +67,11 @@ def _import_statements(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
     return found
 
 
-def _imported_names(module: str, path: Path) -> set[str]:
+def _parsed_import_names(module: str, path: Path, text: str) -> list[str]:
     """Dotted names a module's import statements name (absolute, possibly not modules)."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     names: set[str] = set()
-    for node in _import_statements(ast.parse(path.read_bytes(), str(path))):
+    for node in _import_statements(ast.parse(text, str(path))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
             continue
@@ -70,51 +81,105 @@ def _imported_names(module: str, path: Path) -> set[str]:
             base = ".".join([*anchor, base] if base else anchor)
         names.add(base)
         names.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
-    return names
+    return sorted(names)
 
 
-@functools.cache
-def direct_imports(module: str) -> frozenset[str]:
-    """This package's modules that `module` imports directly, with the packages they run in."""
-    path = module_file(module)
-    assert path is not None, module
-    found: set[str] = set()
-    for name in _imported_names(module, path):
-        while name.startswith(PACKAGE) and module_file(name) is None:
-            name = name.rpartition(".")[0]  # `from a.b import function` names module a.b
-        parts = name.split(".")
-        found.update(
-            ".".join(parts[:end]) for end in range(1, len(parts) + 1) if parts[0] == PACKAGE
-        )
-    found.discard(module)
-    return frozenset(found)
+def _source(path: Path) -> tuple[str, str]:
+    """A module's text (line endings normalised, so a checkout on Windows fingerprints the
+    same) and the digest of that text; read again whenever the file changes."""
+    stat = path.stat()
+    return _read_source(path, stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
-@functools.cache
-def import_closure(module: str) -> tuple[str, ...]:
-    """`module`, its packages' `__init__`s, and every module of this package it imports,
-    directly or not; sorted."""
-    parts = module.split(".")
-    seen = {".".join(parts[:end]) for end in range(1, len(parts) + 1)}
-    pending = list(seen)
-    while pending:
-        for name in direct_imports(pending.pop()):
-            if name not in seen:
-                seen.add(name)
-                pending.append(name)
-    return tuple(sorted(seen))
+@functools.lru_cache(maxsize=512)
+def _read_source(path: Path, mtime_ns: int, size: int, inode: int) -> tuple[str, str]:
+    text = path.read_bytes().replace(b"\r\n", b"\n").decode("utf-8", "replace")
+    return text, digest(text)
 
 
-def code_digests(module: str) -> dict[str, str]:
-    """`{path relative to the package: content hash}` for every module in `module`'s closure
-    (line endings normalised, so a checkout on Windows fingerprints the same)."""
-    files: dict[str, str] = {}
-    for name in import_closure(module):
-        path = module_file(name)
-        assert path is not None
-        text = path.read_bytes().replace(b"\r\n", b"\n").decode("utf-8", "replace")
-        files[path.relative_to(PACKAGE_DIR).as_posix()] = digest(text)
-    return dict(sorted(files.items()))
+class _ImportNamesMemo:
+    """`{"module@digest": imported names}` in SMOLORA_HOME/state: read once, written back
+    (holding the entries this process used) after a closure that needed a new parse."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.known: dict[str, list[str]] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.known = {}
+        self.used: dict[str, list[str]] = {}
+        self.learned = False
+
+    def names(self, module: str, path: Path) -> list[str]:
+        """The names `module` (in `path`) imports, parsed only when its text is new."""
+        text, text_digest = _source(path)
+        key = f"{module}@{text_digest}"
+        names = self.known.get(key)
+        if not isinstance(names, list):
+            names = self.known[key] = _parsed_import_names(module, path, text)
+            self.learned = True
+        self.used[key] = names
+        return names
+
+    def save_if_learned(self) -> None:
+        """Write what this process used; a read-only home only means parsing again."""
+        if not self.learned:
+            return
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, json.dumps(self.used, sort_keys=True))
+            self.learned = False
+
+
+_MEMOS: dict[Path, _ImportNamesMemo] = {}
+
+
+def _memo() -> _ImportNamesMemo:
+    path = smolora_home() / "state" / "code-imports.json"
+    if path not in _MEMOS:
+        _MEMOS[path] = _ImportNamesMemo(path)
+    return _MEMOS[path]
+
+
+class CodeIndex:
+    """This package's modules as found now, and the import closures of its step modules."""
+
+    def __init__(self) -> None:
+        self.modules = package_modules()
+
+    def direct_imports(self, module: str) -> set[str]:
+        """This package's modules `module` imports directly, with the packages they run in."""
+        found: set[str] = set()
+        for name in _memo().names(module, self.modules[module]):
+            while name.startswith(PACKAGE) and name not in self.modules:
+                name = name.rpartition(".")[0]  # `from a.b import function` names module a.b
+            parts = name.split(".")
+            if parts[0] == PACKAGE:
+                found.update(".".join(parts[:end]) for end in range(1, len(parts) + 1))
+        found.discard(module)
+        return found
+
+    def import_closure(self, module: str) -> tuple[str, ...]:
+        """`module`, its packages' `__init__`s, and every module of this package it imports,
+        directly or not; sorted."""
+        parts = module.split(".")
+        seen = {".".join(parts[:end]) for end in range(1, len(parts) + 1)}
+        pending = list(seen)
+        while pending:
+            for name in self.direct_imports(pending.pop()):
+                if name not in seen:
+                    seen.add(name)
+                    pending.append(name)
+        _memo().save_if_learned()
+        return tuple(sorted(seen))
+
+    def code_digests(self, module: str) -> dict[str, str]:
+        """`{path relative to the package: digest of its text}` for every module in
+        `module`'s closure."""
+        return {
+            self.modules[name].relative_to(PACKAGE_DIR).as_posix(): _source(self.modules[name])[1]
+            for name in self.import_closure(module)
+        }
 
 
 def library_versions(names: tuple[str, ...]) -> dict[str, str]:

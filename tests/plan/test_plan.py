@@ -12,6 +12,7 @@ import pytest
 from smolora_recipes import __version__
 from smolora_recipes.plan import build as plan_module
 from smolora_recipes.plan.build import build_plan
+from smolora_recipes.plan.code_digest import CodeIndex
 from smolora_recipes.plan.diff import explain
 from smolora_recipes.plan.specs import STEP_SPECS
 from smolora_recipes.recipe.loader import load_recipe
@@ -108,12 +109,12 @@ def test_step_code_change_invalidates_that_step_and_downstream(
 ) -> None:
     before = fingerprints(minimal)
     old_plan = build_plan(load_recipe(minimal, env={}))
-    real = plan_module.code_digests
+    real = CodeIndex.code_digests
     monkeypatch.setattr(
-        plan_module,
+        CodeIndex,
         "code_digests",
-        lambda entries: {
-            k: (v if k != "steps/train.py" else "x") for k, v in real(entries).items()
+        lambda self, module: {
+            k: (v if k != "steps/train.py" else "x") for k, v in real(self, module).items()
         },
     )
     monkeypatch.setattr(plan_module, "__version__", "9.9")
