@@ -29,12 +29,13 @@ PACKAGE = "smolora_recipes"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
-def package_modules() -> dict[str, Path]:
-    """Every module of this package by dotted name (`smolora_recipes.a.b`), with its file."""
+def package_modules(root: Path) -> dict[str, Path]:
+    """Every module of the package in `root` by dotted name (`smolora_recipes.a.b`), with its
+    file."""
     found: dict[str, Path] = {}
-    for folder, dirs, files in os.walk(PACKAGE_DIR):
+    for folder, dirs, files in os.walk(root):
         dirs[:] = [name for name in dirs if name.isidentifier()]  # no __pycache__ or data
-        parts = [PACKAGE, *Path(folder).relative_to(PACKAGE_DIR).parts]
+        parts = [PACKAGE, *Path(folder).relative_to(root).parts]
         for name in files:
             if name.endswith(".py"):
                 stem = name[:-3]
@@ -142,10 +143,12 @@ def _memo() -> _ImportNamesMemo:
 
 
 class CodeIndex:
-    """This package's modules as found now, and the import closures of its step modules."""
+    """This package's modules as found now (in `root`: a copy, in tests), and the import
+    closures of its step modules."""
 
-    def __init__(self) -> None:
-        self.modules = package_modules()
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or PACKAGE_DIR
+        self.modules = package_modules(self.root)
 
     def direct_imports(self, module: str) -> set[str]:
         """This package's modules `module` imports directly, with the packages they run in."""
@@ -177,7 +180,7 @@ class CodeIndex:
         """`{path relative to the package: digest of its text}` for every module in
         `module`'s closure."""
         return {
-            self.modules[name].relative_to(PACKAGE_DIR).as_posix(): _source(self.modules[name])[1]
+            self.modules[name].relative_to(self.root).as_posix(): _source(self.modules[name])[1]
             for name in self.import_closure(module)
         }
 

@@ -14,6 +14,7 @@ from smolora_recipes.recipe.yaml_source import FieldPath, path_text
 from smolora_recipes.store.cache import StepCache
 
 _MISSING = "(absent)"
+SHOWN_MODULES = 3  # changed modules named in a reason; the count covers the rest
 
 
 @dataclass
@@ -234,11 +235,12 @@ def explain(old: PlannedStep, new: PlannedStep) -> list[str]:
 
 
 def _code_change(old: PlannedStep, new: PlannedStep) -> str:
-    """`smolora_recipes 0.1.0 -> 0.2.0 changed step code (steps/train.py)`."""
+    """`smolora_recipes 0.1.0 -> 0.2.0 changed step code (2 modules: steps/train.py, ...)`."""
     before, after = old.material["code"], new.material["code"]
     if isinstance(before, dict):
         files = sorted(f for f in before.keys() | after.keys() if before.get(f) != after.get(f))
-        where = f" ({', '.join(files)})"
+        shown = ", ".join(files[:SHOWN_MODULES]) + (", ..." if len(files) > SHOWN_MODULES else "")
+        where = f" ({len(files)} module{'' if len(files) == 1 else 's'}: {shown})"
     else:  # recorded before code digests were kept per file
         where = ""
     versions = old.smolora_version, new.smolora_version

@@ -121,7 +121,7 @@ def test_step_code_change_invalidates_that_step_and_downstream(
     new_plan = build_plan(load_recipe(minimal, env={}))
     assert changed(before, fingerprints(minimal)) == ["train", "merge", "sample", "report"]
     assert explain(old_plan.step("train"), new_plan.step("train")) == [
-        f"smolora_recipes {__version__} -> 9.9 changed step code (steps/train.py)"
+        f"smolora_recipes {__version__} -> 9.9 changed step code (1 module: steps/train.py)"
     ]
 
 
