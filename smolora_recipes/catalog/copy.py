@@ -19,7 +19,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from smolora_recipes.core.errors import Location, Problem, RecipeError
-from smolora_recipes.core.home import user_path
+from smolora_recipes.core.paths import user_path
 from smolora_recipes.recipe.builtin_models import looks_local
 from smolora_recipes.recipe.references import ResolvedReference, is_reference, resolve_argument
 from smolora_recipes.recipe.schema_walk import Marker, marked_fields

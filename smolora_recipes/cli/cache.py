@@ -27,10 +27,11 @@ cache_dir_option = click.option(
 @reports_errors
 def cache_ls(cache_dir: str | None) -> None:
     """List cache entries: step, fingerprint, size, created, last use, runs that used it."""
+    from smolora_recipes.core.paths import step_cache_dir
     from smolora_recipes.core.text_format import human_bytes
     from smolora_recipes.store.cache import StepCache
 
-    store = StepCache.at(Path(cache_dir) if cache_dir else None)
+    store = StepCache(step_cache_dir(Path(cache_dir) if cache_dir else None))
     entries = store.entries()
     in_use = store.in_use()
     click.echo(
@@ -87,6 +88,7 @@ def cache_gc(
 ) -> None:
     """Remove cache entries, never one that a running run is writing or using."""
     from smolora_recipes.core.errors import Problem, UserInputError
+    from smolora_recipes.core.paths import step_cache_dir
     from smolora_recipes.core.text_format import human_bytes
     from smolora_recipes.store.cache import StepCache, choose_garbage, parse_size
 
@@ -96,7 +98,7 @@ def cache_gc(
         limit = parse_size(max_size) if max_size else None
     except ValueError as error:
         raise UserInputError(Problem(str(error), field="--max-size")) from None
-    store = StepCache.at(Path(cache_dir) if cache_dir else None)
+    store = StepCache(step_cache_dir(Path(cache_dir) if cache_dir else None))
     removed = kept_busy = 0
     freed = 0
     doomed = choose_garbage(store.entries(), keep_last, limit)

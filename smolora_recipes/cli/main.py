@@ -125,7 +125,7 @@ def run(
     output = loaded.recipe.output
     helper = loaded.recipe.distributed.machine_rank > 0  # trains only: machine 0 does the rest
     options = RunOptions(
-        cache=None if no_cache or helper else StepCache.at(output.cache_dir),
+        cache=None if no_cache or helper else StepCache(loaded.paths.cache_dir),
         force=force,
         link=output.link,
         until="train" if helper else None,
@@ -170,7 +170,7 @@ def preview(
     from smolora_recipes.store.cache import StepCache
 
     loaded = load_recipe(recipe, overrides, allow_remote_code=trust_remote_code)
-    shown = build_preview(loaded, StepCache.at(loaded.recipe.output.cache_dir), count, source)
+    shown = build_preview(loaded, StepCache(loaded.paths.cache_dir), count, source)
     if as_json:
         click.echo(json.dumps(shown.to_json(), indent=2, ensure_ascii=False))
         return
@@ -253,7 +253,7 @@ def plan(
 
     overrides = (*overrides, *_nproc_override(nproc))
     loaded, compiled = _locked_plan(recipe, overrides, update_lock, trust_remote_code)
-    cache = None if no_cache else StepCache.at(loaded.recipe.output.cache_dir)
+    cache = None if no_cache else StepCache(loaded.paths.cache_dir)
     statuses = {s.step: s for s in plan_status(compiled, cache, force)}
     if as_json:
         data = compiled.to_json()
@@ -317,7 +317,7 @@ def diff(
     assert new is not None
     before = load_recipe(old, allow_remote_code=trust_remote_code)
     after = load_recipe(new, allow_remote_code=trust_remote_code)
-    result = diff_recipes(before, after, StepCache.at(after.recipe.output.cache_dir))
+    result = diff_recipes(before, after, StepCache(after.paths.cache_dir))
     if output_format == "json":
         click.echo(json.dumps(result.to_json(), indent=2, default=str))
     elif output_format == "markdown":

@@ -12,16 +12,11 @@ import os
 import re
 from pathlib import Path
 
-from smolora_recipes.core.home import smolora_home
+from smolora_recipes.core.paths import fetched_recipes_dir
 
 BUILTIN_RECIPES_DIR = Path(__file__).resolve().parent.parent / "builtin_recipes"
 SHORT_COMMIT = 12  # hex digits of a commit shown to people
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-
-
-def fetched_recipes_dir() -> Path:
-    """Where git checkouts are kept: `$SMOLORA_HOME/recipes` (one folder per commit)."""
-    return Path(os.path.abspath(smolora_home() / "recipes"))
 
 
 def _inside(path: str | os.PathLike[str], folder: Path) -> Path | None:

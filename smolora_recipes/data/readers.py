@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from smolora_recipes.core.errors import display_path
-from smolora_recipes.core.home import user_path
+from smolora_recipes.core.paths import user_path
 from smolora_recipes.data.records import ErrorPolicy, Record, data_error
 from smolora_recipes.recipe.sources import (
     CsvSource,

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 
 from smolora_recipes.core.atomic_write import write_atomic
-from smolora_recipes.core.home import smolora_home
+from smolora_recipes.core.paths import state_file
 from smolora_recipes.store.hashing import digest
 
 PACKAGE = "smolora_recipes"
@@ -136,7 +136,7 @@ _MEMOS: dict[Path, _ImportNamesMemo] = {}
 
 
 def _memo() -> _ImportNamesMemo:
-    path = smolora_home() / "state" / "code-imports.json"
+    path = state_file("code-imports.json")
     if path not in _MEMOS:
         _MEMOS[path] = _ImportNamesMemo(path)
     return _MEMOS[path]

@@ -41,6 +41,7 @@ def portable_path(path: str, base_dir: Path) -> str:
 def canonical_data(loaded: LoadedRecipe) -> dict[str, Any]:
     """The resolved recipe as plain data: every field, defaults included, in schema order."""
     data = loaded.recipe.model_dump(mode="json", exclude={"extends"})
+    data["output"]["dir"] = str(loaded.paths.runs_dir)  # where runs really go, default resolved
     for path, _marker in marked_fields(data):
         value = value_at(data, path)
         if isinstance(value, str) and os.path.isabs(value):

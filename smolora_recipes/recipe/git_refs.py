@@ -19,7 +19,8 @@ from pathlib import Path, PurePosixPath
 
 from smolora_recipes.core.errors import Location, Problem, RecipeError
 from smolora_recipes.core.file_lock import held_lock
-from smolora_recipes.core.shared_paths import SHORT_COMMIT, fetched_recipes_dir
+from smolora_recipes.core.paths import fetched_recipes_dir
+from smolora_recipes.core.shared_paths import SHORT_COMMIT
 
 GIT_TIMEOUT_S = 120  # per git command; prompts are off, so only a slow network waits this long
 _FULL_COMMIT = re.compile(r"^[0-9a-f]{40}$")

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from smolora_recipes.core.errors import Location, Problem, RecipeError, display_path
-from smolora_recipes.core.home import user_path
+from smolora_recipes.core.paths import user_path
 from smolora_recipes.core.shared_paths import checkout_root, shared_root
 from smolora_recipes.recipe.builtin_models import looks_local
 from smolora_recipes.recipe.origin import Origin, OriginKind
@@ -28,6 +28,7 @@ from smolora_recipes.recipe.references import (
     resolve_argument,
     resolve_reference,
 )
+from smolora_recipes.recipe.run_paths import RunPaths
 from smolora_recipes.recipe.schema import Recipe
 from smolora_recipes.recipe.schema_walk import marked_fields
 from smolora_recipes.recipe.section import ModelRefMarker, PathMarker
@@ -58,6 +59,7 @@ class LoadedRecipe:
     recipe: Recipe
     file: Path
     origins: dict[FieldPath, Origin]
+    paths: RunPaths
     references: list[ResolvedReference] = field(default_factory=list)
 
     @property
@@ -111,9 +113,9 @@ def load_recipe(
         problems.extend(remote_code_problems(origins))
     if problems or recipe is None:
         raise RecipeError(_sorted(problems))
-    _resolve_default_paths(recipe, Path.cwd() if shared_root(top) else top.parent)
+    paths = RunPaths.resolve(recipe.output, Path.cwd() if shared_root(top) else top.parent)
     _shorthand_origins(data, origins)
-    return LoadedRecipe(recipe, top, origins, references)
+    return LoadedRecipe(recipe, top, origins, paths, references)
 
 
 # --------------------------------------------------------------------------- files and extends
@@ -365,12 +367,6 @@ def _check_exists(path: Path, marker: PathMarker | ModelRefMarker) -> str | None
     if kind == "dir" and not path.is_dir():
         return "expected a folder, found a file"
     return None
-
-
-def _resolve_default_paths(recipe: Recipe, top_dir: Path) -> None:
-    """Defaults such as `output.dir: runs` are relative to the top recipe file."""
-    if not recipe.output.dir.is_absolute():
-        recipe.output.dir = Path(os.path.normpath(top_dir / recipe.output.dir))
 
 
 def _shorthand_origins(data: dict[str, Any], origins: dict[FieldPath, Origin]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from smolora_recipes.core.errors import Location, Problem
-from smolora_recipes.core.home import user_path
+from smolora_recipes.core.paths import user_path
 from smolora_recipes.core.shared_paths import SHORT_COMMIT, shared_root
 from smolora_recipes.recipe.origin import Origin
 from smolora_recipes.recipe.yaml_source import FieldPath, path_text

@@ -86,7 +86,7 @@ def execute(
     from smolora_recipes.run.report_builder import build_report
 
     started = datetime.now(UTC)
-    run_dir = new_run_dir(loaded.recipe.output.dir / loaded.recipe.name, started)
+    run_dir = new_run_dir(loaded.paths.recipe_runs(loaded.recipe.name), started)
     state = RunState(loaded, plan, run_dir, command, started, options or RunOptions())
     (run_dir / "recipe.resolved.yaml").write_text(canonical_yaml(loaded), encoding="utf-8")
     (run_dir / "plan.json").write_text(json.dumps(plan.to_json(), indent=2), encoding="utf-8")

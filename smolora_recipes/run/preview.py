@@ -52,10 +52,9 @@ def build_preview(
     wanted = _source_index(loaded, source)
     plan = build_plan(loaded)
     with tempfile.TemporaryDirectory(prefix="smolora-preview-") as scratch:
-        throwaway = loaded.recipe.model_copy(deep=True)
-        throwaway.output.dir = Path(scratch)
+        throwaway = dataclasses.replace(loaded.paths, runs_dir=Path(scratch))
         state = execute(
-            dataclasses.replace(loaded, recipe=throwaway),
+            dataclasses.replace(loaded, paths=throwaway),
             plan,
             "smolora preview",
             lambda line: None,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from smolora_recipes.core.errors import Problem, UserInputError, problem_at
-from smolora_recipes.core.home import smolora_home
+from smolora_recipes.core.paths import converted_models_dir
 from smolora_recipes.models.model_files import check_weight_files
 from smolora_recipes.models.runtime import choose_runtime
 from smolora_recipes.recipe.builtin_models import (
@@ -128,7 +128,7 @@ def _hub_snapshot(repo_id: str, revision: str | None) -> Path:
 def _converted(gguf: Path, label: str, log: Any) -> tuple[Path, bool]:
     """Dequantize a GGUF file once into a cached safetensors folder keyed by its content hash."""
     digest = file_sha256(gguf)
-    target = smolora_home() / "models" / f"{label}-{digest[:16]}"
+    target = converted_models_dir() / f"{label}-{digest[:16]}"
     if (target / _COMPLETE).is_file():
         return target, False
     log(f"converting {gguf.name} to safetensors (once; cached in {target})")

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from smolora_recipes.core.file_lock import fcntl, held_lock
-from smolora_recipes.core.home import smolora_home
 
 CACHE_VERSION = 1
 MANIFEST = "manifest.json"
@@ -75,11 +74,6 @@ class StepCache:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-
-    @classmethod
-    def at(cls, cache_dir: Path | None) -> StepCache:
-        """The cache a recipe names (`output.cache_dir`), else `$SMOLORA_HOME/cache`."""
-        return cls(cache_dir or smolora_home() / "cache")
 
     def entry_dir(self, step: str, fingerprint: str) -> Path:
         """Where the entry for `fingerprint` of `step` lives."""

@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from smolora_recipes.core.home import smolora_home
+from smolora_recipes.core.paths import state_file
 
 _CHUNK = 1 << 20
 
@@ -54,7 +54,7 @@ class _HashMemo:
         self._db_path: Path | None = None
 
     def _connect(self) -> sqlite3.Connection | None:
-        path = smolora_home() / "state" / "file-hashes.sqlite"
+        path = state_file("file-hashes.sqlite")
         if self._db is not None and self._db_path == path:
             return self._db
         try:

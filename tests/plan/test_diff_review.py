@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from smolora_recipes.core.paths import step_cache_dir
 from smolora_recipes.plan.build import build_plan
 from smolora_recipes.recipe.loader import load_recipe
 from smolora_recipes.store.cache import StepCache
@@ -60,7 +61,7 @@ def test_the_cost_counts_optimizer_steps_from_the_cached_dataset(
 ) -> None:
     other = write("other.yaml", MINIMAL_RECIPE + "sft: {epochs: 3, batch_size: 4, grad_accum: 2}\n")
     dataset = build_plan(load_recipe(other)).step("dataset").fingerprint
-    cache = StepCache.at(None)
+    cache = StepCache(step_cache_dir())
     staging = cache.staging_dir("dataset", dataset)
     (staging / "dataset").mkdir()
     cache.commit("dataset", dataset, staging, {"train_rows": 50}, "other/1")

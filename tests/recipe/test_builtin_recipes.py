@@ -47,7 +47,7 @@ def test_a_builtin_recipe_runs_into_the_working_folder(
     """quickstart says `output.dir: runs`; that is not inside site-packages but ./runs."""
     monkeypatch.chdir(tmp_path)
     loaded = load_recipe("builtin:quickstart")
-    assert loaded.recipe.output.dir == tmp_path / "runs"
+    assert loaded.paths.runs_dir == tmp_path / "runs"
     assert loaded.origin_of(("output", "dir")).describe().startswith("default (a shared recipe")
     code, out, _ = invoke("show", "builtin:quickstart", "--origin")
     assert code == 0
@@ -78,7 +78,7 @@ def test_a_local_recipe_extends_a_builtin_one(write: WriteFiles, tmp_path: Path)
     loaded = load_recipe(child)
     assert loaded.recipe.lora.r == 4 and loaded.recipe.sft.epochs == 8
     assert loaded.recipe.data.sources[0].path == BUILTIN_RECIPES_DIR / "data/zembria.jsonl"
-    assert loaded.recipe.output.dir == tmp_path / "runs"  # the base's own output.dir is not used
+    assert loaded.paths.runs_dir == tmp_path / "runs"  # the base's own output.dir is not used
     assert [ref.text for ref in loaded.references] == ["builtin:quickstart"]
     inputs = build_plan(loaded).step("dataset").inputs
     assert inputs["data.sources.0.path"]["path"] == "builtin:data/zembria.jsonl"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from smolora_recipes.core.errors import RecipeError
-from smolora_recipes.core.shared_paths import fetched_recipes_dir
+from smolora_recipes.core.paths import fetched_recipes_dir
 from smolora_recipes.plan.build import build_plan
 from smolora_recipes.recipe.loader import load_recipe
 from tests.conftest import MINIMAL_RECIPE, TRAIN_JSONL, WriteFiles, invoke

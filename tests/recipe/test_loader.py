@@ -20,13 +20,14 @@ def errors_of(
     return caught.value.render()
 
 
-def test_minimal_recipe_gets_every_default(minimal: Path) -> None:
+def test_minimal_recipe_gets_every_default(minimal: Path, isolated_home: Path) -> None:
     loaded = load_recipe(minimal, env={})
     recipe = loaded.recipe
     assert recipe.model.base == "smollm2-135m-instruct"
     assert recipe.lora.r == 16 and recipe.lora.target_modules == "attention"
     assert recipe.data.sources[0].path == minimal.parent / "data" / "train.jsonl"
-    assert recipe.output.dir == minimal.parent / "runs"
+    assert loaded.paths.runs_dir == minimal.parent / "runs"
+    assert loaded.paths.cache_dir == isolated_home / "cache"
     assert recipe.samples.prompts[0].prompt == "hello"
 
 
