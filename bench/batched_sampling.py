@@ -68,7 +68,7 @@ def main() -> None:
         quiet_libraries,
     )
     from smolora_recipes.recipe.builtin_models import classify_model
-    from smolora_recipes.recipe.schema import ModelSection
+    from smolora_recipes.recipe.model_section import ModelSection
     from smolora_recipes.steps.load import resolve_model_folder
 
     folder, _ = resolve_model_folder(classify_model(args.model), None, print)

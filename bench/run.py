@@ -154,7 +154,7 @@ def model_load_seconds(home: Path, log: Path) -> float:
     code = (
         "import time\n"
         "from smolora_recipes.recipe.builtin_models import classify_model\n"
-        "from smolora_recipes.recipe.schema import ModelSection\n"
+        "from smolora_recipes.recipe.model_section import ModelSection\n"
         "from smolora_recipes.models.runtime import choose_runtime, load_model, load_tokenizer\n"
         "from smolora_recipes.steps.load import resolve_model_folder\n"
         "import torch, transformers.modeling_utils  # imports are start-up, timed apart\n"

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from smolora_recipes.recipe.schema import ChunkingSection
+from smolora_recipes.recipe.data_section import ChunkingSection
 
 _WORD = re.compile(r"\S+\s*")
 _CLOSERS = "\"')]\u201d\u2019"  # quotes and brackets that may follow a sentence's end

@@ -19,7 +19,7 @@ from smolora_recipes.data.readers import read_source, source_label
 from smolora_recipes.data.records import DataError, ErrorPolicy, Record, record_error
 from smolora_recipes.data.selection import SourceCounts, select_records
 from smolora_recipes.data.templates import RecordTemplate
-from smolora_recipes.recipe.schema import DataSection
+from smolora_recipes.recipe.data_section import DataSection
 from smolora_recipes.recipe.sources import DataSource
 
 ROLES = {"system", "user", "assistant"}

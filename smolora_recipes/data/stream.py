@@ -16,7 +16,7 @@ from typing import Any
 from smolora_recipes.data.examples import ExampleStats, build_examples
 from smolora_recipes.data.selection import copies_for
 from smolora_recipes.data.tokenize import TokenizeOptions, tokenize_batch
-from smolora_recipes.recipe.schema import DataSection
+from smolora_recipes.recipe.data_section import DataSection
 
 EVAL_CAP = 1000  # eval rows held out at most
 SAMPLE_ROWS = 200  # training rows kept for statistics and the preview

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smolora_recipes.recipe.schema import ModelSection
+from smolora_recipes.recipe.model_section import ModelSection
 
 if TYPE_CHECKING:
     import torch

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from smolora_recipes.core.errors import Problem, UserInputError
 from smolora_recipes.recipe.loader import LoadedRecipe
-from smolora_recipes.recipe.schema import BITSANDBYTES_OPTIMIZERS
+from smolora_recipes.recipe.training_sections import BITSANDBYTES_OPTIMIZERS
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smolora_recipes.core.paths import step_cache_dir
-from smolora_recipes.recipe.schema import OutputSection
+from smolora_recipes.recipe.artifact_sections import OutputSection
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from smolora_recipes.data.chunking import Chunker
-from smolora_recipes.recipe.schema import ChunkingSection
+from smolora_recipes.recipe.data_section import ChunkingSection
 
 TEXT = "One two three. Four five six seven! Eight nine.\n\nTen eleven twelve. Thirteen."
 

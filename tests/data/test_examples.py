@@ -11,7 +11,7 @@ import pytest
 from smolora_recipes.data.examples import ExampleStats, build_examples
 from smolora_recipes.data.records import DataError
 from smolora_recipes.data.selection import weighted_indices
-from smolora_recipes.recipe.schema import DataSection
+from smolora_recipes.recipe.data_section import DataSection
 
 
 def section(tmp_path: Path, lines: list[str], source: dict | None = None, **fields: Any):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from smolora_recipes.data.readers import read_source
 from smolora_recipes.data.records import DataError, ErrorPolicy
-from smolora_recipes.recipe.schema import DataSection
+from smolora_recipes.recipe.data_section import DataSection
 
 FUZZ = settings(
     max_examples=500,

@@ -13,7 +13,7 @@ from smolora_recipes.core import sandbox
 from smolora_recipes.data import readers
 from smolora_recipes.data.records import DataError, ErrorPolicy, Record
 from smolora_recipes.data.templates import RecordTemplate
-from smolora_recipes.recipe.schema import DataSection
+from smolora_recipes.recipe.data_section import DataSection
 from smolora_recipes.recipe.sources import JsonlSource
 from tests.conftest import invoke
 

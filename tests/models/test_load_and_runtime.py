@@ -22,7 +22,7 @@ from smolora_recipes.recipe.builtin_models import (
     builtin_model_file,
     classify_model,
 )
-from smolora_recipes.recipe.schema import ModelSection
+from smolora_recipes.recipe.model_section import ModelSection
 from smolora_recipes.steps.load import resolve_model_folder
 
 

@@ -1,0 +1,101 @@
+"""The sections about what a run leaves: `merge` (verified merged weights), `samples`
+(prompts answered and scored) and `output` (where runs and the step cache go)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from smolora_recipes.recipe.section import OutputPath, Section
+
+
+class MergeSection(Section):
+    """Merge the adapter into the base weights for deployment."""
+
+    enabled: bool = Field(default=True, description="Write a merged model under `merged/`.")
+    verify: bool = Field(
+        default=True,
+        description="Check the merged model's logits match the adapter model's on eval inputs.",
+    )
+    tolerance: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Largest allowed max-abs logit difference when verifying; empty means 1e-3 for "
+            "float32 weights and 5e-2 for bfloat16/float16."
+        ),
+    )
+
+
+class SamplePrompt(Section):
+    """One prompt, optionally with the answer it is expected to contain."""
+
+    prompt: str = Field(
+        min_length=1, description="The prompt text (a user message in chat format)."
+    )
+    expect: str | None = Field(
+        default=None,
+        description="Expected answer, checked by `samples.match`; scored in the report.",
+    )
+
+
+class SamplesSection(Section):
+    """Generation after training, from the base and the tuned model, side by side."""
+
+    prompts: list[SamplePrompt] = Field(
+        default_factory=list,
+        description="Prompts to generate for: strings, or `{prompt, expect}` mappings.",
+    )
+    match: Literal["contains", "exact"] = Field(
+        default="contains",
+        description="How `expect` is checked: substring or whole answer (case-insensitive).",
+    )
+    max_new_tokens: int = Field(default=64, ge=1, le=8192, description="Tokens to generate.")
+    temperature: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=5.0,
+        description="Sampling temperature; 0 means greedy (reproducible).",
+    )
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0, description="Nucleus sampling threshold.")
+    batch_size: int = Field(default=8, ge=1, description="Prompts generated together.")
+    seed: int = Field(default=0, description="Seed for sampling when temperature > 0.")
+    compare_base: bool = Field(
+        default=True, description="Also generate from the base model, for comparison."
+    )
+
+    @field_validator("prompts", mode="before")
+    @classmethod
+    def _strings_are_prompts(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [{"prompt": item} if isinstance(item, str) else item for item in value]
+        return value
+
+
+class OutputSection(Section):
+    """Where runs are written."""
+
+    dir: OutputPath = Field(
+        default=Path("runs"),
+        description=(
+            "Runs go to `<dir>/<name>/<run-id>/`, relative to the recipe file. A recipe file "
+            "may only name a folder below its own (`..` and absolute paths elsewhere are "
+            "refused); `--set output.dir=PATH` may name any. A `builtin:` or `git+` recipe's own "
+            "value is not used: its runs go to `runs/` in the working directory."
+        ),
+    )
+    cache_dir: OutputPath | None = Field(
+        default=None,
+        description=(
+            "Step cache folder; empty means `$SMOLORA_HOME/cache` (shared by recipes). Like "
+            "`dir`, below the recipe's folder unless given with `--set`. A `builtin:` or `git+` "
+            "recipe's own value is not used."
+        ),
+    )
+    link: Literal["symlink", "copy"] = Field(
+        default="symlink",
+        description="How a run folder refers to cached step outputs: symlinks, or full copies "
+        "(self-contained, uses more disk).",
+    )
