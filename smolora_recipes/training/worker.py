@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         trained = train(TrainingJob.from_json(launch, log))
         if rank == 0:
             (folder / RESULT).write_text(json.dumps(trained.metrics, default=str), encoding="utf-8")
+        _leave_process_group()
         return 0
     except BaseException as error:  # recorded for the launcher, which reports the first one
         _record_error(folder, rank, error)
@@ -53,6 +54,19 @@ def _rank_zero_log(message: str) -> None:
 
 def _silent(message: str) -> None:
     """The other ranks' log: nothing (rank 0 speaks for the run)."""
+
+
+def _leave_process_group() -> None:
+    """Wait for every rank, then close the process group before the interpreter exits.
+
+    A rank that exits while the group is open can abort in the C++ teardown ("terminate called
+    without an active exception", SIGABRT), which fails a run whose training succeeded.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def _use_local_gpu() -> None:
