@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -104,95 +105,110 @@ def completion_body(completions: list[Completion], model: str, chat: bool) -> di
     }
 
 
+@dataclass
+class ServedModel:
+    """What the server answers with: the finished run's model, its name, the default seed."""
+
+    finished: FinishedRun
+    generator: Generator
+    name: str
+    seed: int
+
+
+class OpenAIHandler(BaseHTTPRequestHandler):
+    """One request to the OpenAI endpoints, answered from the server's `ServedModel`."""
+
+    server_version = "smolora"
+    protocol_version = "HTTP/1.1"
+
+    @property
+    def served(self) -> ServedModel:
+        """The model this handler's server serves."""
+        return self.server.served  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # no line per request on stderr
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") == "/v1/models":
+            model = {"id": self.served.name, "object": "model", "owned_by": "smolora", "created": 0}
+            self._send(200, {"object": "list", "data": [model]})
+        else:
+            self._error(404, f"no such endpoint: GET {self.path}", "not_found")
+
+    def do_POST(self) -> None:
+        path = self.path.rstrip("/")
+        if path not in ("/v1/completions", "/v1/chat/completions"):
+            self._error(404, f"no such endpoint: POST {self.path}", "not_found")
+            return
+        chat, served = path.endswith("chat/completions"), self.served
+        try:
+            body = self._json_body()
+            texts = prompt_texts(body, served.finished, chat)
+            settings = settings_from(body, served.seed)
+            if body.get("stream"):
+                if len(texts) != 1:
+                    raise RequestError("stream needs a single prompt", "prompt")
+                self._stream(*served.generator.stream(texts[0], settings), chat)
+                return
+            completions = served.generator.answer(texts, settings)
+        except RequestError as error:
+            self._error(400, str(error), "invalid_request_error", error.param)
+            return
+        self._send(200, completion_body(completions, served.name, chat))
+
+    def _json_body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError as error:
+            raise RequestError(f"the body is not JSON: {error}") from None
+        if not isinstance(body, dict):
+            raise RequestError("the body must be a JSON object")
+        return body
+
+    def _stream(self, pieces: Iterator[str], done: Future[list[Completion]], chat: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        event = _chunk_maker(_response_id(chat), self.served.name, chat)
+        if chat:
+            self._event(event({"role": "assistant", "content": ""}, None))
+        for piece in pieces:
+            if piece:
+                self._event(event({"content": piece} if chat else piece, None))
+        self._event(event({} if chat else "", _finish_reason(done.result()[0])))
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+
+    def _event(self, data: dict[str, Any]) -> None:
+        self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
+        self.wfile.flush()
+
+    def _send(self, status: int, data: dict[str, Any]) -> None:
+        payload = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _error(self, status: int, message: str, kind: str, param: str | None = None) -> None:
+        error = {"message": message, "type": kind, "param": param, "code": None}
+        self._send(status, {"error": error})
+
+
 def make_server(
     finished: FinishedRun, model_name: str, host: str, port: int, batch_size: int, seed: int = 0
 ) -> ThreadingHTTPServer:
     """An HTTP server answering the OpenAI endpoints with `finished`'s model (not started)."""
     generator = Generator(finished, batch_size)
-
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "smolora"
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return  # no line per request on stderr
-
-        def do_GET(self) -> None:
-            if self.path.rstrip("/") == "/v1/models":
-                model = {"id": model_name, "object": "model", "owned_by": "smolora", "created": 0}
-                self._send(200, {"object": "list", "data": [model]})
-            else:
-                self._error(404, f"no such endpoint: GET {self.path}", "not_found")
-
-        def do_POST(self) -> None:
-            path = self.path.rstrip("/")
-            if path not in ("/v1/completions", "/v1/chat/completions"):
-                self._error(404, f"no such endpoint: POST {self.path}", "not_found")
-                return
-            chat = path.endswith("chat/completions")
-            try:
-                body = self._json_body()
-                texts = prompt_texts(body, finished, chat)
-                settings = settings_from(body, seed)
-                if body.get("stream"):
-                    if len(texts) != 1:
-                        raise RequestError("stream needs a single prompt", "prompt")
-                    self._stream(*generator.stream(texts[0], settings), chat)
-                    return
-                completions = generator.answer(texts, settings)
-            except RequestError as error:
-                self._error(400, str(error), "invalid_request_error", error.param)
-                return
-            self._send(200, completion_body(completions, model_name, chat))
-
-        def _json_body(self) -> dict[str, Any]:
-            length = int(self.headers.get("Content-Length") or 0)
-            try:
-                body = json.loads(self.rfile.read(length) or b"{}")
-            except ValueError as error:
-                raise RequestError(f"the body is not JSON: {error}") from None
-            if not isinstance(body, dict):
-                raise RequestError("the body must be a JSON object")
-            return body
-
-        def _stream(
-            self, pieces: Iterator[str], done: Future[list[Completion]], chat: bool
-        ) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.close_connection = True
-            event = _chunk_maker(_response_id(chat), model_name, chat)
-            if chat:
-                self._event(event({"role": "assistant", "content": ""}, None))
-            for piece in pieces:
-                if piece:
-                    self._event(event({"content": piece} if chat else piece, None))
-            self._event(event({} if chat else "", _finish_reason(done.result()[0])))
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
-
-        def _event(self, data: dict[str, Any]) -> None:
-            self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
-            self.wfile.flush()
-
-        def _send(self, status: int, data: dict[str, Any]) -> None:
-            payload = json.dumps(data).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def _error(self, status: int, message: str, kind: str, param: str | None = None) -> None:
-            error = {"message": message, "type": kind, "param": param, "code": None}
-            self._send(status, {"error": error})
-
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = ThreadingHTTPServer((host, port), OpenAIHandler)
     server.daemon_threads = True
-    server.generator = generator  # type: ignore[attr-defined]
+    server.served = ServedModel(finished, generator, model_name, seed)  # type: ignore[attr-defined]
     return server
 
 

@@ -68,7 +68,7 @@ def test_concurrent_requests_are_generated_in_shared_batches(
     served: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, server = served
-    generator = server.generator
+    generator = server.served.generator
     model = generator.finished.model
     real = model.generate
 
