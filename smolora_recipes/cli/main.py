@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -25,6 +25,9 @@ from smolora_recipes.cli.options import (
     trust_option,
     update_lock_option,
 )
+
+if TYPE_CHECKING:
+    from smolora_recipes.run.state import RunState
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -206,20 +209,17 @@ def _locked_plan(
     return loaded, compiled
 
 
-def _run_summary(state: Any) -> str:
+def _run_summary(state: RunState) -> str:
     lines = [f"status: {state.status}", f"run: {state.run_dir}"]
     if state.error:
         lines.append(f"failed step: {state.error['step']}: {state.error['message']}")
-    train = state.metrics.get("train", {})
-    if train.get("eval_loss_before") is not None:
-        lines.append(
-            f"eval loss: {train['eval_loss_before']:.4f} -> {train['eval_loss_after']:.4f}"
-        )
-    samples = state.metrics.get("sample", {})
-    if samples.get("tuned_accuracy") is not None:
-        base = samples.get("base_accuracy")
+    train, samples = state.results.train, state.results.sample
+    if train and train.eval_loss_before is not None and train.eval_loss_after is not None:
+        lines.append(f"eval loss: {train.eval_loss_before:.4f} -> {train.eval_loss_after:.4f}")
+    if samples and samples.tuned_accuracy is not None:
+        base = samples.base_accuracy
         shown = "n/a" if base is None else f"{base:.0%}"
-        lines.append(f"accuracy: base {shown} -> tuned {samples['tuned_accuracy']:.0%}")
+        lines.append(f"accuracy: base {shown} -> tuned {samples.tuned_accuracy:.0%}")
     lines.append(f"report: {state.run_dir / 'report.md'}")
     return "\n".join(lines)
 

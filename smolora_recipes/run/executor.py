@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from smolora_recipes.core.errors import UserInputError, error_text
+from smolora_recipes.core.json_record import JsonRecord
 from smolora_recipes.core.permissions import follow_umask
 from smolora_recipes.models.runtime import import_libraries, quiet_libraries, release_free_memory
 from smolora_recipes.plan.build import Plan
@@ -24,6 +25,7 @@ from smolora_recipes.recipe.canonical import canonical_yaml
 from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.run.state import RunOptions, RunState, StepRecord
 from smolora_recipes.steps.context import StepContext
+from smolora_recipes.steps.results import RESULT_TYPES
 from smolora_recipes.store.cache import CacheEntry, StepCache
 from smolora_recipes.store.hashing import cancel_background_hashing, hash_in_background
 
@@ -149,7 +151,7 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
         if cache is None:
             scratch = state.run_dir / f".{record.name}-scratch"
             try:
-                folder, metrics = _compute(
+                folder, result = _compute(
                     state, module, record, log, state.run_dir / f".{record.name}", scratch
                 )
             finally:
@@ -160,14 +162,15 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
             _remove(folder)
             record.outcome = "ran"
         else:
-            entry, record.outcome = _cached_or_computed(state, cache, module, record, log, forced)
-            metrics = entry.metrics()
+            entry, record.outcome, result = _cached_or_computed(
+                state, cache, module, record, log, forced
+            )
             cache.record_use(entry, state.run_name)
             cache.hold(entry)
             for name in names:
                 if (entry.path / name).exists():
                     _link(entry.path / name, state.run_dir / name, state.options.link)
-        state.metrics[record.name] = metrics
+        state.results.keep(record.name, result)
         state.outputs[record.name] = state.run_dir / module.OUTPUT
         record.status = "ok"
         if record.outcome.startswith("ran"):  # new files: hashed for the report meanwhile
@@ -209,31 +212,39 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
 
 def _cached_or_computed(
     state: RunState, cache: StepCache, module: Any, record: StepRecord, log: RunLog, forced: bool
-) -> tuple[CacheEntry, str]:
-    """The step's cache entry, computing it (under the entry's lock) only when missing."""
+) -> tuple[CacheEntry, str, JsonRecord]:
+    """The step's cache entry, outcome and typed result, computing it (under the entry's lock)
+    only when missing."""
     entry = None if forced else cache.lookup(record.name, record.fingerprint)
     if entry is not None:
-        return entry, f"cached (from run {entry.manifest['run']})"
+        return entry, f"cached (from run {entry.manifest['run']})", _cached_result(entry)
     with cache.lock(record.name, record.fingerprint):
         entry = None if forced else cache.lookup(record.name, record.fingerprint)
         if entry is not None:  # another run finished it while we waited for the lock
-            return entry, f"cached (from run {entry.manifest['run']})"
+            return entry, f"cached (from run {entry.manifest['run']})", _cached_result(entry)
         staging = cache.staging_dir(record.name, record.fingerprint)
         scratch = cache.scratch_dir(record.name, record.fingerprint)
         if forced:
             _remove(scratch)  # a forced step starts afresh, not from old checkpoints
         try:
-            _, metrics = _compute(state, module, record, log, staging, scratch)
-            entry = cache.commit(record.name, record.fingerprint, staging, metrics, state.run_name)
+            _, result = _compute(state, module, record, log, staging, scratch)
+            entry = cache.commit(
+                record.name, record.fingerprint, staging, result.to_json(), state.run_name
+            )
             _remove(scratch)  # kept only while the step is unfinished, to resume from
         finally:
             _remove(staging)
-    return entry, "ran (forced)" if forced else "ran"
+    return entry, "ran (forced)" if forced else "ran", result
+
+
+def _cached_result(entry: CacheEntry) -> JsonRecord:
+    """A cached step's typed result, rebuilt from the JSON its entry stores."""
+    return RESULT_TYPES[entry.step].from_json(entry.metrics())
 
 
 def _compute(
     state: RunState, module: Any, record: StepRecord, log: RunLog, folder: Path, scratch: Path
-) -> tuple[Path, dict[str, Any]]:
+) -> tuple[Path, JsonRecord]:
     """Run one step into `folder`; on failure nothing of it is left."""
     record.import_s = import_libraries(STEP_SPEC_BY_NAME[record.name].libraries)
     quiet_libraries()
@@ -248,16 +259,16 @@ def _compute(
         side_dir=folder,
         scratch=scratch,
         outputs=state.outputs,
-        metrics=state.metrics,
+        results=state.results,
         log=log.for_step(record.name),
         handoffs=state.handoffs,
     )
     log("start", record.name)
     try:
-        metrics = module.run(ctx)
+        result = module.run(ctx)
         release_free_memory()
         follow_umask(folder)
-        return folder, metrics
+        return folder, result
     except BaseException:
         _remove(folder)
         raise

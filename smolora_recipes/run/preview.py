@@ -8,7 +8,6 @@ is trained or written.
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +63,8 @@ def build_preview(
             error = state.error or {}
             raise PreviewFailed(str(error.get("message")), state.exit_code)
         records = {record.name: record for record in state.records}
-        model_folder = Path(json.loads(state.outputs["load"].read_text())["folder"])
+        assert state.results.load is not None and state.results.dataset is not None
+        model_folder = state.results.load.folder_path
         tokenizer = load_tokenizer(
             model_folder, loaded.recipe.model.trust_remote_code, loaded.recipe.data.chat_template
         )
@@ -74,7 +74,7 @@ def build_preview(
         return Preview(
             plan.step("dataset").fingerprint,
             records["dataset"].outcome,
-            state.metrics["dataset"],
+            state.results.dataset.to_json(),
             examples,
         )
 

@@ -46,9 +46,8 @@ LIBRARIES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate")
 def build_report(state: RunState) -> dict[str, Any]:
     """The report.json content for a finished, failed or interrupted run."""
     finished = datetime.now(UTC)
-    metrics = state.metrics
-    train = metrics.get("train", {})
-    load = metrics.get("load", {})
+    results, recipe = state.results, state.loaded.recipe
+    train, load = results.train, results.load
     return {
         "report_version": REPORT_VERSION,
         "status": state.status,
@@ -64,19 +63,18 @@ def build_report(state: RunState) -> dict[str, Any]:
         "error": state.error,
         "warnings": state.warnings,
         "steps": [vars(record) for record in state.records],
-        "environment": _environment(state, load),
+        "environment": _environment(state),
         "model": {
-            "base": state.loaded.recipe.model.base,
-            "kind": load.get("kind"),
-            "path": load.get("folder"),
-            "parameters": train.get("parameters"),
-            "trainable_parameters": train.get("trainable_parameters"),
+            "base": recipe.model.base,
+            "kind": load.kind if load else None,
+            "path": load.folder if load else None,
+            "parameters": train.parameters if train else None,
+            "trainable_parameters": train.trainable_parameters if train else None,
         },
-        "data": metrics.get("dataset"),
-        "train": {k: v for k, v in train.items() if k not in ("parameters", "trainable_parameters")}
-        or None,
-        "merge": metrics.get("merge") or {"enabled": state.loaded.recipe.merge.enabled},
-        "samples": metrics.get("sample"),
+        "data": results.dataset.to_json() if results.dataset else None,
+        "train": train.report_section() if train else None,
+        "merge": results.merge.to_json() if results.merge else {"enabled": recipe.merge.enabled},
+        "samples": results.sample.to_json() if results.sample else None,
         "artifacts": _artifacts(state),
     }
 
@@ -120,8 +118,8 @@ def _source_summary(source: Any, base_dir: Path) -> str:
     return f"{label} ({', '.join(extras)})" if extras else label
 
 
-def _environment(state: RunState, load: dict[str, Any]) -> dict[str, Any]:
-    runtime = load.get("runtime", {})
+def _environment(state: RunState) -> dict[str, Any]:
+    load = state.results.load
     threads = os.cpu_count()
     if "torch" in sys.modules:
         threads = sys.modules["torch"].get_num_threads()
@@ -130,9 +128,9 @@ def _environment(state: RunState, load: dict[str, Any]) -> dict[str, Any]:
         "platform": platform.platform(),
         **library_versions(LIBRARIES),
         "smolora_recipes": __version__,
-        "device": runtime.get("device"),
-        "dtype": runtime.get("dtype"),
-        "autocast": runtime.get("autocast"),
+        "device": load.runtime.device if load else None,
+        "dtype": load.runtime.dtype if load else None,
+        "autocast": load.runtime.autocast if load else None,
         "seed": state.loaded.recipe.sft.seed,
         "trust_remote_code": state.loaded.recipe.model.trust_remote_code,
         "threads": threads,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from smolora_recipes.plan.build import Plan
 from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.steps.context import Handoffs
+from smolora_recipes.steps.results import StepResults
 from smolora_recipes.store.cache import StepCache
 
 
@@ -46,7 +46,7 @@ class RunState:
     started: datetime
     options: RunOptions = field(default_factory=RunOptions)
     records: list[StepRecord] = field(default_factory=list)
-    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    results: StepResults = field(default_factory=StepResults)
     outputs: dict[str, Path] = field(default_factory=dict)
     status: str = "ok"
     error: dict[str, str] | None = None

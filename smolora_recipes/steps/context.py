@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 from smolora_recipes.models.runtime import Runtime, load_tokenizer
 from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.recipe.schema import Recipe
+from smolora_recipes.steps.results import LoadResult, StepResults
 
 
 @dataclass
@@ -41,7 +41,7 @@ class StepContext:
     side_dir: Path  # where the step's SIDE_FILES go (kept and cached with its output)
     scratch: Path  # per-fingerprint working folder that survives a crash (checkpoints)
     outputs: dict[str, Path]  # final output paths of the steps that already ran
-    metrics: dict[str, dict[str, Any]]  # metrics of the steps that already ran
+    results: StepResults  # results of the steps that already ran
     log: Callable[[str], None]
     handoffs: Handoffs = field(default_factory=Handoffs)
 
@@ -50,9 +50,11 @@ class StepContext:
         """The validated recipe."""
         return self.loaded.recipe
 
-    def model_info(self) -> dict[str, Any]:
+    @property
+    def loaded_model(self) -> LoadResult:
         """What the load step resolved: model folder, kind and runtime."""
-        return json.loads(self.outputs["load"].read_text())
+        assert self.results.load is not None, "the load step runs first"
+        return self.results.load
 
     def tokenizer(self, folder: Path | None = None) -> Any:
         """The base model's tokenizer (in `folder`, else the loaded model's), with the recipe's
@@ -71,8 +73,8 @@ class StepContext:
 
     def model_folder(self) -> Path:
         """The local folder holding the base model's weights and tokenizer."""
-        return Path(self.model_info()["folder"])
+        return self.loaded_model.folder_path
 
     def runtime(self) -> Runtime:
         """Device, dtype and autocast chosen by the load step."""
-        return Runtime(**self.model_info()["runtime"])
+        return self.loaded_model.runtime

@@ -26,6 +26,7 @@ from smolora_recipes.data.tokenize import (
     tokenize_batch,
 )
 from smolora_recipes.steps.context import StepContext
+from smolora_recipes.steps.results import DatasetResult
 
 OUTPUT = "dataset"
 HISTOGRAM_BINS = 20
@@ -33,7 +34,7 @@ PREVIEW_EXAMPLES = 3
 WRITE_BATCH = 1000
 
 
-def run(ctx: StepContext) -> dict[str, Any]:
+def run(ctx: StepContext) -> DatasetResult:
     """Build, tokenize and save the train and eval splits; return the data statistics."""
     recipe, data = ctx.recipe, ctx.recipe.data
     tokenizer = ctx.tokenizer()
@@ -153,7 +154,7 @@ def _statistics(
     tokenizer: Any,
     options: TokenizeOptions,
     scanned: int | None,
-) -> dict[str, Any]:
+) -> DatasetResult:
     train = load_training_rows(ctx.output)
     held_out = load_split(ctx.output, "eval")
     if train is None:
@@ -178,33 +179,33 @@ def _statistics(
         name: sum(split.get(name, 0) for split in outcomes.values())
         for name in ("split", "split piece", "truncated", "dropped")
     }
-    result = {
-        "sources": [source.to_json() for source in stats.sources],
-        "rows_total": sum(source.counts.read for source in stats.sources),
-        "examples": stats.examples,
-        "duplicates_removed": stats.duplicates_removed,
-        "chunking": vars(stats.chunking) if stats.chunking else None,
-        "over_length": options.over_length,
-        "streaming": {"examples_read": scanned, "train_sample_rows": len(train)}
+    result = DatasetResult(
+        sources=[source.to_json() for source in stats.sources],
+        rows_total=sum(source.counts.read for source in stats.sources),
+        examples=stats.examples,
+        duplicates_removed=stats.duplicates_removed,
+        chunking=vars(stats.chunking) if stats.chunking else None,
+        over_length=options.over_length,
+        streaming={"examples_read": scanned, "train_sample_rows": len(train)}
         if scanned is not None
         else None,
-        "train_rows": len(train) if scanned is None else None,
-        "eval_rows": len(held_out) if held_out is not None else 0,
-        "train_tokens": train_tokens["tokens"],
-        "eval_tokens": eval_tokens["tokens"],
-        "split": count["split"],
-        "split_rows": count["split"] + count["split piece"],
-        "truncated": count["truncated"],
-        "dropped": count["dropped"],
-        "loss_token_share": round(loss / total, 4) if total else 0.0,
-        "max_tokens": max(lengths),
-        "token_lengths_histogram": histogram(lengths, HISTOGRAM_BINS),
-        "examples_preview": preview,
-    }
+        train_rows=len(train) if scanned is None else None,
+        eval_rows=len(held_out) if held_out is not None else 0,
+        train_tokens=train_tokens["tokens"],
+        eval_tokens=eval_tokens["tokens"],
+        split=count["split"],
+        split_rows=count["split"] + count["split piece"],
+        truncated=count["truncated"],
+        dropped=count["dropped"],
+        loss_token_share=round(loss / total, 4) if total else 0.0,
+        max_tokens=max(lengths),
+        token_lengths_histogram=histogram(lengths, HISTOGRAM_BINS),
+        examples_preview=preview,
+    )
     ctx.log(
-        f"{result['rows_total']} records -> {stats.examples} examples -> "
+        f"{result.rows_total} records -> {stats.examples} examples -> "
         f"{'streamed' if scanned is not None else len(train)} train / "
-        f"{result['eval_rows']} eval rows, {total} tokens ({result['loss_token_share']:.0%} carry "
+        f"{result.eval_rows} eval rows, {total} tokens ({result.loss_token_share:.0%} carry "
         f"loss); over max_length: {count['split']} split, {count['truncated']} truncated, "
         f"{count['dropped']} dropped"
     )

@@ -24,13 +24,14 @@ from smolora_recipes.recipe.builtin_models import (
     classify_model,
 )
 from smolora_recipes.steps.context import StepContext
+from smolora_recipes.steps.results import LoadResult
 from smolora_recipes.store.hashing import file_sha256
 
 OUTPUT = "model.json"
 _COMPLETE = "smolora-converted.json"
 
 
-def run(ctx: StepContext) -> dict[str, Any]:
+def run(ctx: StepContext) -> LoadResult:
     """Resolve the model folder, pick the runtime, write model.json."""
     model = ctx.recipe.model
     ref = classify_model(model.base)
@@ -51,20 +52,23 @@ def run(ctx: StepContext) -> dict[str, Any]:
             )
         ) from None
     runtime = choose_runtime(model)
-    info = {
-        "base": model.base,
-        "kind": ref.kind,
-        "folder": str(folder),
-        "converted_now": converted,
-        "runtime": runtime.to_json(),
-        "trust_remote_code": model.trust_remote_code,
-    }
+    result = LoadResult(
+        base=model.base,
+        kind=ref.kind,
+        folder=str(folder),
+        converted_now=converted,
+        runtime=runtime,
+        trust_remote_code=model.trust_remote_code,
+    )
+    info = result.to_json()
+    del info["resolve_seconds"]  # model.json says what was resolved, not how long it took
     ctx.output.write_text(json.dumps(info, indent=2))
     ctx.log(
         f"model {model.base} ({ref.kind}) at {folder}; device {runtime.device}, "
         f"weights {runtime.dtype}, autocast {runtime.autocast or 'off'}"
     )
-    return {**info, "resolve_seconds": round(time.perf_counter() - started, 3)}
+    result.resolve_seconds = round(time.perf_counter() - started, 3)
+    return result
 
 
 def resolve_model_folder(

@@ -17,6 +17,7 @@ from smolora_recipes.core.errors import SmoloraError
 from smolora_recipes.data.splits import load_split, load_training_rows
 from smolora_recipes.models.runtime import load_model, materialize_weights
 from smolora_recipes.steps.context import StepContext
+from smolora_recipes.steps.results import MergeResult
 from smolora_recipes.store.direct_io import weights_written_directly
 
 OUTPUT = "merged"
@@ -29,7 +30,7 @@ class MergeVerificationError(SmoloraError):
     """The merged model does not reproduce the adapter model."""
 
 
-def run(ctx: StepContext) -> dict[str, Any]:
+def run(ctx: StepContext) -> MergeResult:
     """Merge, verify, and save a plain transformers model folder."""
     import torch
 
@@ -49,17 +50,16 @@ def run(ctx: StepContext) -> dict[str, Any]:
     vs_adapter = float((merged_logits - adapter_logits).abs().max())
     vs_base = float((merged_logits - base_logits).abs().max())
     tolerance = recipe.merge.tolerance or (1e-3 if runtime.dtype == "float32" else 5e-2)
-    result = {
-        "enabled": True,
-        "adapter_source": source,
-        "verified": None,
-        "max_abs_diff_vs_adapter": vs_adapter,
-        "max_abs_diff_vs_base": vs_base,
-        "tolerance": tolerance,
-    }
+    result = MergeResult(
+        enabled=True,
+        adapter_source=source,
+        max_abs_diff_vs_adapter=vs_adapter,
+        max_abs_diff_vs_base=vs_base,
+        tolerance=tolerance,
+    )
     if recipe.merge.verify:
         check_merge(vs_adapter, vs_base, tolerance)
-        result["verified"] = True
+        result.verified = True
         ctx.log(
             f"merge verified: |merged - adapter| {vs_adapter:.2e}, |merged - base| {vs_base:.2e}"
         )

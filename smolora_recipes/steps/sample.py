@@ -9,8 +9,9 @@ from typing import Any
 
 from smolora_recipes.inference.generation import GenerationSettings, format_prompt, generate_batch
 from smolora_recipes.models.runtime import load_model
-from smolora_recipes.recipe.schema import SamplesSection
+from smolora_recipes.recipe.artifact_sections import SamplePrompt, SamplesSection
 from smolora_recipes.steps.context import StepContext
+from smolora_recipes.steps.results import SampleItem, SampleResult
 
 OUTPUT = "samples.jsonl"
 
@@ -47,7 +48,7 @@ def tuned_model(ctx: StepContext) -> Any:
     return PeftModel.from_pretrained(base, ctx.outputs["train"]).eval()
 
 
-def run(ctx: StepContext) -> dict[str, Any]:
+def run(ctx: StepContext) -> SampleResult:
     """Write samples.jsonl with base and tuned outputs; return accuracies and throughput."""
     samples = ctx.recipe.samples
     settings = settings_of(samples)
@@ -66,44 +67,48 @@ def run(ctx: StepContext) -> dict[str, Any]:
         del model
         gc.collect()
     seconds = time.perf_counter() - started
-    items = []
-    for index, item in enumerate(samples.prompts):
-        base = outputs["base"][index] if "base" in outputs else None
-        tuned = outputs["tuned"][index]
-        items.append(
-            {
-                "prompt": item.prompt,
-                "expect": item.expect,
-                "base": base,
-                "tuned": tuned,
-                "base_ok": is_correct(base, item.expect, samples.match)
-                if base is not None
-                else None,
-                "tuned_ok": is_correct(tuned, item.expect, samples.match),
-            }
-        )
+    items = [
+        _scored_item(item, outputs, index, samples.match)
+        for index, item in enumerate(samples.prompts)
+    ]
     with ctx.output.open("w", encoding="utf-8") as handle:
         for entry in items:
-            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    scored = [entry for entry in items if entry["expect"] is not None]
-    result = {
-        "match": samples.match,
-        "items": items,
-        "scored": len(scored),
-        "base_accuracy": _accuracy(scored, "base_ok"),
-        "tuned_accuracy": _accuracy(scored, "tuned_ok"),
-        "tokens_per_second": round(tokens / seconds, 2) if seconds > 0 else None,
-    }
+            handle.write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
+    scored = [entry for entry in items if entry.expect is not None]
+    result = SampleResult(
+        match=samples.match,
+        items=items,
+        scored=len(scored),
+        base_accuracy=_accuracy([entry.base_ok for entry in scored]),
+        tuned_accuracy=_accuracy([entry.tuned_ok for entry in scored]),
+        tokens_per_second=round(tokens / seconds, 2) if seconds > 0 else None,
+    )
     if scored:
         ctx.log(
-            f"accuracy: base {_percent(result['base_accuracy'])} -> "
-            f"tuned {_percent(result['tuned_accuracy'])} on {len(scored)} prompts"
+            f"accuracy: base {_percent(result.base_accuracy)} -> "
+            f"tuned {_percent(result.tuned_accuracy)} on {len(scored)} prompts"
         )
     return result
 
 
-def _accuracy(items: list[dict[str, Any]], key: str) -> float | None:
-    values = [entry[key] for entry in items if entry[key] is not None]
+def _scored_item(
+    item: SamplePrompt, outputs: dict[str, list[str]], index: int, match: str
+) -> SampleItem:
+    """One prompt with its base and tuned answers, each checked against the expectation."""
+    base = outputs["base"][index] if "base" in outputs else None
+    tuned = outputs["tuned"][index]
+    return SampleItem(
+        prompt=item.prompt,
+        expect=item.expect,
+        base=base,
+        tuned=tuned,
+        base_ok=is_correct(base, item.expect, match) if base is not None else None,
+        tuned_ok=is_correct(tuned, item.expect, match),
+    )
+
+
+def _accuracy(marks: list[bool | None]) -> float | None:
+    values = [mark for mark in marks if mark is not None]
     return sum(values) / len(values) if values else None
 
 

@@ -7,17 +7,16 @@ imported (and timed) the libraries.
 
 from __future__ import annotations
 
-from typing import Any
-
 from smolora_recipes.plan.specs import STEP_SPEC_BY_NAME
 from smolora_recipes.steps.context import StepContext
 from smolora_recipes.training.job import TRAIN_LOG, TrainingJob
+from smolora_recipes.training.result import TrainResult
 
 OUTPUT = "adapter"
 SIDE_FILES = (TRAIN_LOG,)
 
 
-def run(ctx: StepContext) -> dict[str, Any]:
+def run(ctx: StepContext) -> TrainResult:
     """Train the adapter here, or on `distributed.num_processes` worker processes."""
     job = TrainingJob(
         recipe=ctx.recipe,
@@ -40,4 +39,4 @@ def run(ctx: StepContext) -> dict[str, Any]:
 
     trained = train(job)
     ctx.handoffs.trained_model = trained.model  # merging it saves reloading base and adapter
-    return trained.metrics
+    return trained.result

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from smolora_recipes.models.runtime import Runtime
-from smolora_recipes.recipe.schema import LoraSection, Recipe, SftSection
+from smolora_recipes.recipe.schema import Recipe
+from smolora_recipes.recipe.training_sections import LoraSection, SftSection
 
 ATTENTION_NAMES = ("attn", "attention")  # module-path parts that mark an attention block
 

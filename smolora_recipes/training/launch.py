@@ -16,11 +16,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from smolora_recipes.core.errors import Problem, SmoloraError, UserInputError
-from smolora_recipes.recipe.schema import DistributedSection
+from smolora_recipes.recipe.training_sections import DistributedSection
 from smolora_recipes.training.job import TrainingJob
+from smolora_recipes.training.result import TrainResult
 from smolora_recipes.training.worker import ERRORS, LOG_PREFIX, RESULT
 
 WORKER_MODULE = "smolora_recipes.training.worker"
@@ -33,8 +33,8 @@ class WorkerError(SmoloraError):
     """A training process of a distributed run failed."""
 
 
-def train_on_workers(job: TrainingJob) -> dict[str, Any]:
-    """Train on `distributed.num_processes` workers; rank 0's metrics."""
+def train_on_workers(job: TrainingJob) -> TrainResult:
+    """Train on `distributed.num_processes` workers; rank 0's result."""
     dist = job.recipe.distributed
     folder = job.scratch / "launch"
     folder.mkdir(parents=True, exist_ok=True)
@@ -52,8 +52,8 @@ def train_on_workers(job: TrainingJob) -> dict[str, Any]:
     if returncode != 0:
         raise _failure(folder, returncode)
     if dist.machine_rank > 0:
-        return {"world_size": dist.num_processes, "machine_rank": dist.machine_rank}
-    return json.loads((folder / RESULT).read_text(encoding="utf-8"))
+        return TrainResult(world_size=dist.num_processes, machine_rank=dist.machine_rank)
+    return TrainResult.from_json(json.loads((folder / RESULT).read_text(encoding="utf-8")))
 
 
 def launcher_command(dist: DistributedSection, device: str, launch_file: Path) -> list[str]:

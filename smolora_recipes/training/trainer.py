@@ -21,6 +21,7 @@ from smolora_recipes.training.checkpoints import first_interrupt_stops, last_com
 from smolora_recipes.training.config import load_quantized_model, lora_config, sft_config
 from smolora_recipes.training.fused_loss import causal_lm_loss, fused_loss_applies
 from smolora_recipes.training.job import TRAIN_LOG, TrainingJob
+from smolora_recipes.training.result import TrainResult
 from smolora_recipes.training.varlen_attention import restore_sdpa_attention, use_varlen_attention
 
 STREAM_SHUFFLE_BUFFER = 1000  # rows a streamed training set is shuffled within
@@ -59,9 +60,9 @@ def plain_loss_trainer() -> type:
 
 @dataclass
 class Trained:
-    """A finished training: the metrics it reports, and the adapter model (one process only)."""
+    """A finished training: what it reports, and the adapter model (one process only)."""
 
-    metrics: dict[str, Any]
+    result: TrainResult
     model: Any = None  # kept for the merge step of the same run; None when not in this process
 
 
@@ -104,15 +105,15 @@ def train(job: TrainingJob) -> Trained:
         trained.save_pretrained(job.output)
         job.tokenizer.save_pretrained(job.output)
     one_process = trainer.accelerator.num_processes == 1
-    metrics = {
+    result = TrainResult(
         **_progress_metrics(trainer.state, progress, (eval_before, eval_after)),
         **_throughput_metrics(trainer, job, tokens_before, wall),
-        "rows_per_process": rows_per_process,
-        "resumed_from_step": resume[1] if resume else None,
+        rows_per_process=rows_per_process,
+        resumed_from_step=resume[1] if resume else None,
         **_model_metrics(trainer.model),
-    }
+    )
     keep = one_process and job.recipe.model.quantization is None
-    return Trained(metrics, trained if keep else None)
+    return Trained(result, trained if keep else None)
 
 
 def _base_model(job: TrainingJob) -> Any:

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         log = _rank_zero_log if rank == 0 else _silent
         trained = train(TrainingJob.from_json(launch, log))
         if rank == 0:
-            (folder / RESULT).write_text(json.dumps(trained.metrics, default=str), encoding="utf-8")
+            (folder / RESULT).write_text(json.dumps(trained.result.to_json()), encoding="utf-8")
         _leave_process_group()
         return 0
     except BaseException as error:  # recorded for the launcher, which reports the first one

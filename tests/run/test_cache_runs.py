@@ -68,7 +68,7 @@ def test_unchanged_rerun_executes_no_step_and_links_cached_outputs(
     assert all(outcomes[s] == f"cached (from run tiny/{first.run_dir.name})" for s in STEPS)
     assert (second.run_dir / "adapter").is_symlink() and (second.run_dir / "merged").is_dir()
     assert (second.run_dir / "train_log.jsonl").is_file()
-    assert second.metrics["sample"] == first.metrics["sample"]
+    assert second.results.sample.to_json() == first.results.sample.to_json()
     report = json.loads((second.run_dir / "report.json").read_text())
     assert report["status"] == "ok" and report["train"]["steps"] == 6
     assert {a["path"] for a in report["artifacts"]} >= {
@@ -98,14 +98,14 @@ def test_merge_uses_the_model_trained_in_this_run_else_loads_it(
     recipe: Path, executed: list[str]
 ) -> None:
     first = cached_run(recipe)
-    assert first.metrics["merge"]["adapter_source"] == "memory"
+    assert first.results.merge.adapter_source == "memory"
     executed.clear()
     alone = cached_run(recipe, "merge.tolerance=0.01")  # train cached: base + adapter from disk
     assert executed == ["merge", "sample"]
-    assert alone.metrics["merge"]["adapter_source"] == "disk"
-    assert alone.metrics["merge"]["verified"] is True
-    assert alone.metrics["merge"]["max_abs_diff_vs_adapter"] == pytest.approx(
-        first.metrics["merge"]["max_abs_diff_vs_adapter"], abs=1e-4
+    assert alone.results.merge.adapter_source == "disk"
+    assert alone.results.merge.verified is True
+    assert alone.results.merge.max_abs_diff_vs_adapter == pytest.approx(
+        first.results.merge.max_abs_diff_vs_adapter, abs=1e-4
     )
 
 
@@ -128,7 +128,7 @@ def test_sample_uses_the_model_merged_in_this_run_else_loads_it(
     loaded_folders.clear()
     again = cached_run(recipe, force="sample")
     assert "merged" in loaded_folders  # merge came from the cache: read from its folder
-    assert again.metrics["sample"]["items"] == first.metrics["sample"]["items"]
+    assert again.results.sample.items == first.results.sample.items
 
 
 def test_editing_a_data_file_reruns_dataset_onward(recipe: Path, executed: list[str]) -> None:

@@ -85,8 +85,8 @@ def train_scratch(recipe: Path) -> Path:
 
 def assert_same_training(resumed: RunState, uninterrupted: RunState) -> None:
     """Same loss curve step by step, and (nearly) the same final adapter."""
-    curve = {e["step"]: e["loss"] for e in resumed.metrics["train"]["loss_history"]}
-    expected = {e["step"]: e["loss"] for e in uninterrupted.metrics["train"]["loss_history"]}
+    curve = {e["step"]: e["loss"] for e in resumed.results.train.loss_history}
+    expected = {e["step"]: e["loss"] for e in uninterrupted.results.train.loss_history}
     assert sorted(curve) == list(range(1, 13))
     assert curve == pytest.approx(expected, rel=2e-3, abs=2e-4)
     weights = load_file(resumed.run_dir / "adapter/adapter_model.safetensors")
@@ -105,7 +105,7 @@ def test_sigkill_during_train_then_rerun_resumes_from_the_last_checkpoint(recipe
     assert last_complete_checkpoint(train_scratch(recipe)) is not None  # listing keeps it
     resumed, lines = in_process_run(recipe, recipe.parent / "home")
     assert any("resumed from step 4" in line for line in lines)
-    assert resumed.metrics["train"]["resumed_from_step"] == 4
+    assert resumed.results.train.resumed_from_step == 4
     assert {r.name: r.outcome for r in resumed.records}["dataset"].startswith("cached")
     assert not (recipe.parent / "home/cache/.scratch").exists() or not list(
         (recipe.parent / "home/cache/.scratch").iterdir()
@@ -113,7 +113,7 @@ def test_sigkill_during_train_then_rerun_resumes_from_the_last_checkpoint(recipe
     report = (resumed.run_dir / "report.md").read_text()
     assert "resumed from step 4" in report
     uninterrupted, _ = in_process_run(recipe, recipe.parent / "other-home")
-    assert uninterrupted.metrics["train"]["resumed_from_step"] is None
+    assert uninterrupted.results.train.resumed_from_step is None
     assert_same_training(resumed, uninterrupted)
 
 

@@ -125,4 +125,4 @@ def test_text_format_run(recipe_dir: Path, tiny_model_dir: Path) -> None:
     (recipe_dir / "text.yaml").write_text(tiny_recipe(tiny_model_dir, data=data))
     state = run_recipe(recipe_dir / "text.yaml")
     assert state.status == "ok", state.error
-    assert state.metrics["dataset"]["loss_token_share"] == 1.0
+    assert state.results.dataset.loss_token_share == 1.0

@@ -44,7 +44,7 @@ def test_csv_with_a_template_and_token_chunking(tmp_path: Path, tiny_model_dir: 
     )
     state = dataset_only(recipe)
     assert state.status == "ok", state.error
-    data = state.metrics["dataset"]
+    data = state.results.dataset.to_json()
     assert data["chunking"]["chunked"] == 1 and data["chunking"]["chunks"] > 2
     assert data["examples"] == data["chunking"]["chunks"]
     assert data["split"] == 0 and data["train_rows"] == data["examples"]
@@ -101,7 +101,7 @@ def test_length_policy_is_counted_in_the_statistics(
     )
     state = dataset_only(recipe)
     assert state.status == "ok", state.error
-    data = state.metrics["dataset"]
+    data = state.results.dataset.to_json()
     assert {key: data[key] for key in expected} == expected
     assert data["train_rows"] == 2 - expected["dropped"]
 
@@ -164,7 +164,7 @@ def test_skipped_rows_are_reported(tmp_path: Path, tiny_model_dir: Path) -> None
     )
     state = dataset_only(recipe)
     assert state.status == "ok", state.error
-    source = state.metrics["dataset"]["sources"][0]
+    source = state.results.dataset.sources[0]
     assert source["skipped_errors"] == 1 and source["examples"] == 2
     report = (state.run_dir / "report.md").read_text()
     assert "| t.jsonl (jsonl): skipped as malformed | 1 |" in report
@@ -213,7 +213,7 @@ def test_every_example_recipe_builds_its_dataset(
     options = RunOptions(cache=StepCache(tmp_path / "cache"), until="dataset")
     state = execute(loaded, build_plan(loaded), "test", lambda line: None, options)
     assert state.status == "ok", state.error
-    assert state.metrics["dataset"]["train_rows"] > 0
+    assert state.results.dataset.train_rows > 0
 
 
 def test_streaming_trains_without_materialising_the_training_split(
@@ -232,10 +232,10 @@ def test_streaming_trains_without_materialising_the_training_split(
     assert state.status == "ok", state.error
     dataset_dir = state.run_dir / "dataset"
     assert not (dataset_dir / "train").exists() and (dataset_dir / "train_sample").is_dir()
-    data = state.metrics["dataset"]
+    data = state.results.dataset.to_json()
     assert data["train_rows"] is None and data["streaming"]["examples_read"] == 12  # deduped
     assert 0 < data["eval_rows"] < 12
-    train = state.metrics["train"]
+    train = state.results.train.to_json()
     assert train["steps"] == 5 and train["eval_loss_after"] < train["eval_loss_before"]
     from datasets import load_from_disk
 

@@ -81,7 +81,7 @@ def test_report_has_data_train_merge_and_sample_sections(tiny_run: RunState) -> 
 
 
 def test_training_lowers_eval_loss(tiny_run: RunState) -> None:
-    train = tiny_run.metrics["train"]
+    train = tiny_run.results.train.to_json()
     assert train["eval_loss_after"] < train["eval_loss_before"]
 
 
@@ -121,7 +121,7 @@ def test_merged_model_loads_with_plain_transformers(tiny_run: RunState) -> None:
 def test_samples_file_matches_the_report(tiny_run: RunState) -> None:
     lines = (tiny_run.run_dir / "samples.jsonl").read_text().splitlines()
     items = [json.loads(line) for line in lines]
-    assert items == tiny_run.metrics["sample"]["items"]
+    assert items == [item.to_json() for item in tiny_run.results.sample.items]
     assert all(
         set(item) == {"prompt", "expect", "base", "tuned", "base_ok", "tuned_ok"} for item in items
     )

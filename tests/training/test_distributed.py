@@ -25,14 +25,14 @@ def recipe(tmp_path: Path, tiny_model_dir: Path) -> Path:
 def test_two_processes_split_the_batch_and_save_the_adapter_once(recipe: Path) -> None:
     state = run_recipe(recipe, TWO)
     assert state.status == "ok", state.error
-    train = state.metrics["train"]
+    train = state.results.train.to_json()
     assert train["world_size"] == 2
     assert train["steps"] == 6
     assert train["sequences_per_update"] == 4 * 2 * 2  # batch 4 x accumulation 2 x 2 processes
     assert train["rows_per_process"] == [6 * 4 * 2, 6 * 4 * 2]  # each process half of each update
     assert train["eval_loss_after"] < train["eval_loss_before"]
-    assert state.metrics["merge"]["verified"] is True
-    assert state.metrics["merge"]["adapter_source"] == "disk"  # the workers' model is theirs
+    assert state.results.merge.verified is True
+    assert state.results.merge.adapter_source == "disk"  # the workers' model is theirs
     logged = [json.loads(line)["step"] for line in (state.run_dir / "train_log.jsonl").open()]
     assert logged == [2, 4, 6]  # written by rank 0 alone
     run_log = (state.run_dir / "run.log").read_text()
@@ -172,8 +172,8 @@ def _cuda_with_bitsandbytes() -> bool:
 def test_qlora_trains_and_merges_into_the_full_precision_base(recipe: Path) -> None:
     state = run_recipe(recipe, "model.quantization={bits: 4}", "sft.optim=paged_adamw_8bit")
     assert state.status == "ok", state.error
-    assert state.metrics["merge"]["verified"] is True
-    assert state.metrics["merge"]["adapter_source"] == "disk"  # not the 4-bit model in memory
+    assert state.results.merge.verified is True
+    assert state.results.merge.adapter_source == "disk"  # not the 4-bit model in memory
 
 
 def test_two_machines_on_loopback_train_together_and_only_machine_0_finishes_the_recipe(
@@ -198,7 +198,7 @@ def test_two_machines_on_loopback_train_together_and_only_machine_0_finishes_the
     output, _ = helper.communicate(timeout=300)
     assert state.status == "ok", state.error
     assert helper.returncode == 0, output
-    assert state.metrics["train"]["world_size"] == 2
-    assert state.metrics["train"]["rows_per_process"] == [48, 48]
-    assert state.metrics["merge"]["verified"] is True
+    assert state.results.train.world_size == 2
+    assert state.results.train.rows_per_process == [48, 48]
+    assert state.results.merge.verified is True
     assert "status: ok" in output and "accuracy" not in output  # machine 1 stops after train

@@ -1,0 +1,70 @@
+"""Typed step results: each step returns its dataclass, the cache stores its JSON, and a run
+served from the cache reports exactly what the run that computed it reported."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smolora_recipes.core.json_record import JsonRecord
+from smolora_recipes.plan.build import build_plan
+from smolora_recipes.recipe.loader import load_recipe
+from smolora_recipes.run.executor import execute
+from smolora_recipes.run.state import RunOptions
+from smolora_recipes.steps.results import RESULT_TYPES, SampleItem, StepResults
+from smolora_recipes.store.cache import StepCache
+from tests.tiny_runs import write_tiny_recipe
+
+
+def test_every_step_returns_its_type_and_round_trips(tiny_run: Any) -> None:
+    results: StepResults = tiny_run.results
+    for step, kind in RESULT_TYPES.items():
+        result = getattr(results, step)
+        assert type(result) is kind, step
+        data = json.loads(json.dumps(result.to_json()))  # as the cache stores it
+        assert kind.from_json(data) == result, step
+    assert results.load is not None and results.load.folder_path.is_dir()
+    assert results.sample is not None and isinstance(results.sample.items[0], SampleItem)
+
+
+def test_a_run_served_from_the_cache_reports_what_the_computing_run_did(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    recipe = write_tiny_recipe(tmp_path, tiny_model_dir)
+    cache = StepCache(tmp_path / "cache")
+
+    def report_of_a_run() -> dict[str, Any]:
+        loaded = load_recipe(recipe)
+        state = execute(loaded, build_plan(loaded), "t", lambda line: None, RunOptions(cache))
+        assert state.status == "ok", state.error
+        return json.loads((state.run_dir / "report.json").read_text())
+
+    fresh, cached = report_of_a_run(), report_of_a_run()
+    assert [step["outcome"].split()[0] for step in cached["steps"]][:5] == ["cached"] * 5
+    for section in ("model", "data", "train", "merge", "samples"):
+        assert cached[section] == fresh[section], section
+    assert fresh["train"]["steps"] == 6 and fresh["samples"]["items"]
+
+
+@dataclass
+class _Inner(JsonRecord):
+    value: int
+
+
+@dataclass
+class _Outer(JsonRecord):
+    inner: _Inner
+    many: list[_Inner] = field(default_factory=list)
+    maybe: _Inner | None = None
+
+
+def test_nested_records_come_back_typed_and_unknown_fields_are_refused() -> None:
+    outer = _Outer(_Inner(1), [_Inner(2)], _Inner(3))
+    assert _Outer.from_json(outer.to_json()) == outer
+    assert _Outer.from_json({"inner": {"value": 1}}) == _Outer(_Inner(1))
+    with pytest.raises(ValueError, match="_Outer has no field extra"):
+        _Outer.from_json({"inner": {"value": 1}, "extra": 0})
