@@ -9,8 +9,9 @@ from typing import Any
 CELL_LIMIT = 300
 
 
-def cell(value: Any, limit: int = CELL_LIMIT) -> str:
-    """A value as one Markdown table cell: pipes escaped, newlines as <br>, long text cut."""
+def shown(value: Any, limit: int | None = None) -> str:
+    """A value as a person reads it: `-` for none, floats to 4 digits, lists and mappings as
+    JSON; cut to `limit` characters when given."""
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -19,8 +20,14 @@ def cell(value: Any, limit: int = CELL_LIMIT) -> str:
         text = json.dumps(value, ensure_ascii=False)
     else:
         text = str(value)
-    if len(text) > limit:
+    if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
+    return text
+
+
+def cell(value: Any, limit: int = CELL_LIMIT) -> str:
+    """A value as one Markdown table cell: pipes escaped, newlines as <br>, long text cut."""
+    text = shown(value, limit)
     return text.replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
 
 

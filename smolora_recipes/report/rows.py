@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from smolora_recipes.core.text_format import cell
-
-STATUS_MARK = {"ok": "✅ ok", "failed": "❌ failed", "interrupted": "⏸ interrupted"}
+from smolora_recipes.core.text_format import shown
 
 
 def accuracy_line(samples: dict[str, Any] | None) -> str | None:
@@ -30,7 +28,7 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     rows = []
     before, after = train.get("eval_loss_before"), train.get("eval_loss_after")
     if before is not None or after is not None:
-        rows.append(("eval loss", f"{cell(before)} → {cell(after)}"))
+        rows.append(("eval loss", f"{shown(before)} → {shown(after)}"))
     pairs = [
         ("final train loss", train.get("final_train_loss")),
         ("optimizer steps", _steps_text(train)),
@@ -45,7 +43,7 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("peak RSS (MiB)", train.get("peak_rss_mb")),
         ("peak GPU memory (MiB)", train.get("peak_gpu_mb")),
     ]
-    rows.extend((label, cell(value)) for label, value in pairs if value is not None)
+    rows.extend((label, shown(value)) for label, value in pairs if value is not None)
     return rows
 
 
@@ -63,28 +61,28 @@ def data_rows(data: dict[str, Any] | None) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     for source in data.get("sources", []):
         name = f"{source.get('name')} ({source.get('type')})"
-        rows.append((f"{name}: rows read", cell(source.get("rows"))))
+        rows.append((f"{name}: rows read", shown(source.get("rows"))))
         for label, key in (
             ("skipped as malformed", "skipped_errors"),
             ("removed by filter", "filtered_out"),
             ("beyond limit", "beyond_limit"),
         ):
             if source.get(key):
-                rows.append((f"{name}: {label}", cell(source[key])))
-        rows.append((f"{name}: examples", cell(source.get("examples"))))
+                rows.append((f"{name}: {label}", shown(source[key])))
+        rows.append((f"{name}: examples", shown(source.get("examples"))))
     streaming = data.get("streaming") or {}
     if streaming:
-        rows.append(("streaming: examples read ahead for eval", cell(streaming["examples_read"])))
+        rows.append(("streaming: examples read ahead for eval", shown(streaming["examples_read"])))
         rows.append(
             (
                 "streaming: training rows sampled for these statistics",
-                cell(streaming["train_sample_rows"]),
+                shown(streaming["train_sample_rows"]),
             )
         )
     chunking = data.get("chunking") or {}
     if chunking:
         rows.append(("texts chunked (of texts)", f"{chunking['chunked']} of {chunking['texts']}"))
-        rows.append(("chunks", cell(chunking["chunks"])))
+        rows.append(("chunks", shown(chunking["chunks"])))
         rows.append(("leftovers merged / dropped", _pair(chunking, "leftovers")))
     keys = [
         ("examples", "examples"),
@@ -98,7 +96,7 @@ def data_rows(data: dict[str, Any] | None) -> list[tuple[str, str]]:
         ("dropped (longer than max_length)", "dropped"),
         ("share of tokens carrying loss", "loss_token_share"),
     ]
-    rows.extend((label, cell(data.get(key))) for label, key in keys if key in data)
+    rows.extend((label, shown(data.get(key))) for label, key in keys if key in data)
     return rows
 
 
@@ -121,9 +119,9 @@ def merge_line(merge: dict[str, Any] | None) -> str:
         return "merge: disabled"
     if merge.get("verified"):
         return (
-            f"merge: verified (max |merged - adapter| {cell(merge.get('max_abs_diff_vs_adapter'))}"
-            f" ≤ {cell(merge.get('tolerance'))}; max |merged - base| "
-            f"{cell(merge.get('max_abs_diff_vs_base'))})"
+            f"merge: verified (max |merged - adapter| {shown(merge.get('max_abs_diff_vs_adapter'))}"
+            f" ≤ {shown(merge.get('tolerance'))}; max |merged - base| "
+            f"{shown(merge.get('max_abs_diff_vs_base'))})"
         )
     return "merge: not verified"
 
