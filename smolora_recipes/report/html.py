@@ -7,23 +7,7 @@ from typing import Any
 
 from smolora_recipes.core.text_format import shown
 from smolora_recipes.data.preview import heading, highlighted_html
-from smolora_recipes.report.document import (
-    STATUS_MARK,
-    Block,
-    Caution,
-    Cell,
-    CodeList,
-    Examples,
-    Failure,
-    Figure,
-    Heading,
-    Pairs,
-    Paragraph,
-    Table,
-    Text,
-    Title,
-    document,
-)
+from smolora_recipes.report import document as doc
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -38,9 +22,9 @@ pre.example{background:#f7f7f7}mark{background:#fde68a}
 
 def render_html(report: dict[str, Any]) -> str:
     """The whole report as one HTML page with inline CSS and SVG figures (no external assets)."""
-    blocks = document(report)
+    blocks = doc.document(report)
     title = blocks[0]
-    assert isinstance(title, Title)
+    assert isinstance(title, doc.Title)
     head = escape(f"{title.name}: {title.status}")
     return (
         f'<!doctype html><html><head><meta charset="utf-8"><title>{head}</title>'
@@ -48,38 +32,38 @@ def render_html(report: dict[str, Any]) -> str:
     )
 
 
-def block_html(block: Block) -> str:
+def block_html(block: doc.Block) -> str:
     """One block as HTML."""
     match block:
-        case Title(name, status):
-            mark = escape(STATUS_MARK.get(status, status))
+        case doc.Title(name, status):
+            mark = escape(doc.STATUS_MARK.get(status, status))
             return f'<h1>{escape(name)}: <span class="{escape(status)}">{mark}</span></h1>'
-        case Heading(text, level):
+        case doc.Heading(text, level):
             return f"<h{level}>{escape(text)}</h{level}>"
-        case Paragraph(parts):
+        case doc.Paragraph(parts):
             return f"<p>{''.join(map(_inline, parts))}</p>"
-        case Caution(text):
+        case doc.Caution(text):
             return f"<p><strong>Warning:</strong> {_text(text)}</p>"
-        case Failure(step, kind, message, log):
+        case doc.Failure(step, kind, message, log):
             return (
                 f"<h2>Failed at step {_text(step)}: {_text(kind)}</h2>"
                 f"<pre>{escape(message)}</pre><p>Log: <code>{_text(log)}</code></p>"
             )
-        case Table(header, rows, classes):
+        case doc.Table(header, rows, classes):
             return _table(header, [[_cell(value) for value in row] for row in rows], classes)
-        case Pairs(items):
+        case doc.Pairs(items):
             return _table(["", "value"], [[_text(name), _text(value)] for name, value in items])
-        case CodeList(intro, lines):
+        case doc.CodeList(intro, lines):
             items = "".join(f"<li><code>{escape(line)}</code></li>" for line in lines)
             return f"<p>{_text(intro)}</p><ul>{items}</ul>"
-        case Examples(examples):
+        case doc.Examples(examples):
             legend = "<p><mark>marked</mark>: tokens that carry the loss</p>"
             return legend + "".join(
                 f"<p><code>{escape(heading(example))}</code></p>"
                 f'<pre class="example">{highlighted_html(example)}</pre>'
                 for example in examples
             )
-        case Figure(svg, caption):
+        case doc.Figure(svg, caption):
             return f"<figure>{svg}<figcaption>{escape(caption)}</figcaption></figure>"
     raise TypeError(f"no HTML for {type(block).__name__}")
 
@@ -97,10 +81,10 @@ def _text(value: Any) -> str:
     return escape(shown(value)).replace("\n", "<br>")
 
 
-def _inline(part: Text) -> str:
+def _inline(part: doc.Text) -> str:
     tag = {"plain": "", "code": "code", "strong": "strong"}[part.style]
     return f"<{tag}>{escape(part.text)}</{tag}>" if tag else _text(part.text)
 
 
-def _cell(value: Cell) -> str:
+def _cell(value: doc.Cell) -> str:
     return f"<code>{escape(shown(value.value))}</code>" if value.code else _text(value.value)

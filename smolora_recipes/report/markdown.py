@@ -6,47 +6,31 @@ from typing import Any
 
 from smolora_recipes.core.text_format import cell, markdown_table, shown
 from smolora_recipes.data.preview import LEGEND, bracketed, heading
-from smolora_recipes.report.document import (
-    STATUS_MARK,
-    Block,
-    Caution,
-    Cell,
-    CodeList,
-    Examples,
-    Failure,
-    Figure,
-    Heading,
-    Pairs,
-    Paragraph,
-    Table,
-    Text,
-    Title,
-    document,
-)
+from smolora_recipes.report import document as doc
 
 
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown for a pull request."""
     lines: list[str] = []
-    for block in document(report):
+    for block in doc.document(report):
         rendered = block_lines(block)
         if rendered:
             lines += [*rendered, ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def block_lines(block: Block) -> list[str]:
+def block_lines(block: doc.Block) -> list[str]:
     """One block as Markdown lines (a figure has none: Markdown shows no inline images)."""
     match block:
-        case Title(name, status):
-            return [f"# {name}: {STATUS_MARK.get(status, status)}"]
-        case Heading(text, level):
+        case doc.Title(name, status):
+            return [f"# {name}: {doc.STATUS_MARK.get(status, status)}"]
+        case doc.Heading(text, level):
             return [f"{'#' * level} {text}"]
-        case Paragraph(parts):
+        case doc.Paragraph(parts):
             return [_inline(parts)]
-        case Caution(text):
+        case doc.Caution(text):
             return [f"> **Warning:** {text}"]
-        case Failure(step, kind, message, log):
+        case doc.Failure(step, kind, message, log):
             return [
                 f"**Failed at step `{step}`**: `{kind}`",
                 "",
@@ -55,28 +39,28 @@ def block_lines(block: Block) -> list[str]:
                 "```",
                 f"Log: `{log}`",
             ]
-        case Table(header, rows, _):
+        case doc.Table(header, rows, _):
             return markdown_table(header, ([_cell(value) for value in row] for row in rows))
-        case Pairs(items):
+        case doc.Pairs(items):
             return [", ".join(f"{name} {cell(value)}" for name, value in items)]
-        case CodeList(intro, items):
+        case doc.CodeList(intro, items):
             return [intro, "", *(f"- `{line}`" for line in items)]
-        case Examples(examples):
+        case doc.Examples(examples):
             lines = [f"_{LEGEND}_"]
             for example in examples:
                 lines += ["", f"`{heading(example)}`", "", "```", bracketed(example), "```"]
             return lines
-        case Figure():
+        case doc.Figure():
             return []
     raise TypeError(f"no Markdown for {type(block).__name__}")
 
 
-def _inline(parts: list[Text]) -> str:
+def _inline(parts: list[doc.Text]) -> str:
     marks = {"plain": "", "code": "`", "strong": "**"}
     return "".join(f"{marks[part.style]}{part.text}{marks[part.style]}" for part in parts)
 
 
-def _cell(value: Cell) -> str:
+def _cell(value: doc.Cell) -> str:
     if value.code:
         return f"`{shown(value.value)}`"
     mark = "" if value.mark is None else (" ✅" if value.mark else " ❌")

@@ -10,7 +10,7 @@ import pytest
 from smolora_recipes.plan.build import build_plan
 from smolora_recipes.plan.environment_check import Machine, environment_problems
 from smolora_recipes.recipe.loader import load_recipe
-from smolora_recipes.recipe.schema import DistributedSection
+from smolora_recipes.recipe.training_sections import DistributedSection
 from smolora_recipes.training.launch import launcher_command
 from tests.tiny_runs import run_recipe, write_tiny_recipe
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from smolora_recipes.models.runtime import Runtime
-from smolora_recipes.recipe.schema import LoraSection, SftSection
+from smolora_recipes.recipe.training_sections import LoraSection, SftSection
 from smolora_recipes.training import fused_loss
 from smolora_recipes.training.config import lora_config, sft_config
 from smolora_recipes.training.fused_loss import causal_lm_loss, fused_loss_applies

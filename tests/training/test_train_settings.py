@@ -9,7 +9,7 @@ import torch
 
 from smolora_recipes.core.errors import UserInputError
 from smolora_recipes.models.runtime import Runtime, materialize_weights
-from smolora_recipes.recipe.schema import LoraSection, SftSection
+from smolora_recipes.recipe.training_sections import LoraSection, SftSection
 from smolora_recipes.training.config import lora_config, resolve_targets, sft_config
 from smolora_recipes.training.trainer import plain_loss_trainer
 from smolora_recipes.training.varlen_attention import use_varlen_attention
