@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from smolora_recipes import __version__
 from smolora_recipes.cli import cache as cli_cache
 from smolora_recipes.cli import finished_run as cli_finished_run
 from smolora_recipes.cli import recipes as cli_recipes
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="smolora")
+@click.version_option(package_name="smolora-recipes", prog_name="smolora")
 def main() -> None:
     """smolora: declarative, reproducible LoRA fine-tuning recipes."""
 
