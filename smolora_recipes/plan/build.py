@@ -1,8 +1,9 @@
 """Recipe -> ordered steps, each with a content fingerprint. Pure: no torch, nothing written.
 
 A step's fingerprint is the sha256 of canonical JSON of exactly what the step reads: its recipe
-slice (input paths replaced by content hashes), its upstream fingerprints, the source code of
-the step, and the versions of the libraries it calls. No timestamps, no absolute paths.
+slice (input paths replaced by content hashes), its upstream fingerprints, the source of every
+module its step module imports (`code_digest`), and the versions of the libraries it calls. No
+timestamps, no absolute paths.
 """
 
 from __future__ import annotations

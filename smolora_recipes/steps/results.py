@@ -108,12 +108,6 @@ class StepResults:
             raise TypeError(f"step {step} returned {type(result).__name__}, not {expected}")
         setattr(self, step, result)
 
-    def keep_json(self, step: str, data: dict[str, Any]) -> JsonRecord:
-        """Rebuild `step`'s result from the JSON the cache stored, and record it."""
-        result = RESULT_TYPES[step].from_json(data)
-        self.keep(step, result)
-        return result
-
 
 RESULT_TYPES: dict[str, type[JsonRecord]] = {
     "load": LoadResult,
