@@ -25,8 +25,10 @@ def test_every_command_has_help() -> None:
 def test_main_help_lists_every_command() -> None:
     code, out, _ = invoke("--help")
     assert code == 0
-    for name in ("validate", "plan", "show", "diff", "schema", "init", "run", "report", "generate"):
-        assert name in out
+    listing = out.split("Commands:\n", 1)[1].splitlines()
+    listed = {line.split()[0] for line in listing if line.startswith("  ") and line.strip()}
+    assert listed == set(main.commands)
+    assert len(listed) >= 14
 
 
 def test_validate_ok_and_failure_exit_codes(minimal: Path, write) -> None:
@@ -138,10 +140,6 @@ def test_every_shipped_recipe_validates_and_says_how_to_run_it(recipe: Path) -> 
     code, _, err = invoke("validate", str(recipe))
     assert code == 0, err
     assert recipe.read_text().startswith("# Run: smolora run")
-
-
-def test_there_are_shipped_recipes() -> None:
-    assert (REPO_ROOT / "recipes" / "quickstart.yaml").exists()
 
 
 def test_importing_the_cli_and_validating_imports_no_heavy_library(minimal: Path) -> None:

@@ -45,8 +45,12 @@ def test_line_chart_draws_each_series_with_markers_and_a_legend() -> None:
 
 
 def test_log_scale_falls_back_to_linear_for_non_positive_values() -> None:
-    svg = line_chart([Series("x", [(0, 0.0), (1, 2.0)], "red")], "x", "y", log_y=True)
-    assert ET.fromstring(svg) is not None
+    points = [(0, 0.0), (1, 1.0), (2, 2.0)]
+    svg = line_chart([Series("x", points, "red")], "x", "y", log_y=True)
+    heights = [float(c.get("cy")) for c in ET.fromstring(svg).findall(f"{SVG}circle")]
+    assert len(heights) == 3 and "nan" not in svg  # no point lost to log(0)
+    assert heights[0] > heights[1] > heights[2]  # rising values go up the page
+    assert heights[0] - heights[1] == pytest.approx(heights[1] - heights[2])  # evenly: linear
 
 
 def test_histogram_has_one_bar_per_bin_with_a_tooltip() -> None:

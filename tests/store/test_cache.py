@@ -141,8 +141,12 @@ def test_choose_garbage_keep_last_and_max_size(tmp_path: Path) -> None:
 def test_record_use_and_last_used(tmp_path: Path) -> None:
     cache = StepCache(tmp_path)
     entry = make_entry(cache)
+    assert entry.last_used() == entry.manifest["created"]  # never used: its creation
     cache.record_use(entry, "r/9")
-    assert [u["run"] for u in entry.uses()] == ["r/9"]
+    cache.record_use(entry, "r/10")
+    uses = entry.uses()
+    assert [u["run"] for u in uses] == ["r/9", "r/10"]
+    assert entry.last_used() == uses[-1]["time"] > entry.manifest["created"]
     assert json.loads((entry.path / "manifest.json").read_text())["fingerprint"] == FP
 
 
