@@ -101,12 +101,26 @@ def test_under_bf16_autocast_it_matches_the_autocast_forward(tiny_model_dir: Pat
     assert_close(fused, plain, rel=2e-2)  # bf16 rounding of logits and their gradient
 
 
-def test_without_gradients_only_the_loss_is_computed(tiny_model_dir: Path) -> None:
+def test_without_gradients_only_the_loss_is_computed(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     model = lora_model(tiny_model_dir)
     inputs = batch(model.config.vocab_size)
-    with_grad = float(causal_lm_loss(model, inputs).detach())
+    training = causal_lm_loss(model, inputs)
+    assert training.grad_fn is not None
+    asked: list[bool] = []
+    real = fused_loss._chunked_loss
+
+    def spy(*args: Any, with_grads: bool) -> Any:
+        asked.append(with_grads)
+        return real(*args, with_grads=with_grads)
+
+    monkeypatch.setattr(fused_loss, "_chunked_loss", spy)
     with torch.no_grad():
-        assert float(causal_lm_loss(model, inputs)) == pytest.approx(with_grad, rel=1e-6)
+        evaluation = causal_lm_loss(model, inputs)
+    assert asked == [False]  # no hidden-state gradient computed
+    assert evaluation.grad_fn is None  # and no graph kept
+    assert float(evaluation) == pytest.approx(float(training.detach()), rel=1e-6)
 
 
 def test_it_applies_only_to_plain_frozen_heads(tiny_model_dir: Path) -> None:
