@@ -7,6 +7,7 @@ import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -53,7 +54,31 @@ def mixed_tensors() -> dict[str, torch.Tensor]:
     return tensors
 
 
-def test_file_is_byte_identical_to_safetensors(tmp_path: Path) -> None:
+@pytest.fixture
+def direct_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Writes under tmp_path must take the O_DIRECT path: the buffered fallback fails the test
+    (skipped where this filesystem refuses O_DIRECT). Returns the paths written directly."""
+    try:
+        os.close(os.open(tmp_path / "probe", os.O_WRONLY | os.O_CREAT | os.O_DIRECT))
+    except (AttributeError, OSError):
+        pytest.skip("this filesystem or system has no O_DIRECT")
+
+    def refuse(tensors: object, path: Path, metadata: object) -> None:
+        raise AssertionError(f"{path} was written through the buffered fallback")
+
+    monkeypatch.setattr(direct_io, "_save_buffered", refuse)
+    written: list[Path] = []
+    real = direct_io.write_safetensors
+
+    def spy(tensors: Any, path: Any, metadata: Any = None) -> None:
+        written.append(Path(path))
+        real(tensors, path, metadata)
+
+    monkeypatch.setattr(direct_io, "write_safetensors", spy)
+    return written
+
+
+def test_file_is_byte_identical_to_safetensors(tmp_path: Path, direct_only: list[Path]) -> None:
     tensors = mixed_tensors()
     save_file(
         {k: v.contiguous() for k, v in tensors.items()}, tmp_path / "reference.st", {"a": "b"}
@@ -144,7 +169,7 @@ def test_shared_and_non_contiguous_tensors_are_refused_as_safetensors_refuses_th
 
 
 def test_save_pretrained_inside_the_context_writes_the_same_folder(
-    tmp_path: Path, tiny_model_dir: Path
+    tmp_path: Path, tiny_model_dir: Path, direct_only: list[Path]
 ) -> None:
     from transformers import AutoModelForCausalLM, modeling_utils
 
@@ -156,4 +181,5 @@ def test_save_pretrained_inside_the_context_writes_the_same_folder(
     assert plain == sorted(p.name for p in (tmp_path / "direct").iterdir())
     for name in plain:
         assert (tmp_path / "direct" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
-    assert modeling_utils.safe_save_file is not write_safetensors  # restored on leaving
+    assert direct_only == [tmp_path / "direct" / "model.safetensors"]  # written directly
+    assert modeling_utils.safe_save_file is not direct_io.write_safetensors  # restored
