@@ -72,13 +72,15 @@ def test_concurrent_requests_are_generated_in_shared_batches(
     model = generator.finished.model
     real = model.generate
 
-    def slow_first(*args: Any, **kwargs: Any) -> Any:  # the others queue meanwhile
-        if not getattr(slow_first, "called", False):
-            slow_first.called = True  # type: ignore[attr-defined]
-            time.sleep(0.5)
+    entered, release = threading.Event(), threading.Event()
+
+    def held_first(*args: Any, **kwargs: Any) -> Any:  # the others queue meanwhile
+        if not entered.is_set():
+            entered.set()
+            assert release.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(model, "generate", slow_first)
+    monkeypatch.setattr(model, "generate", held_first)
     before = generator.batches_run
     answers: list[str] = []
 
@@ -87,9 +89,15 @@ def test_concurrent_requests_are_generated_in_shared_batches(
         answers.append(reply.choices[0].text)
 
     threads = [threading.Thread(target=ask, args=(n,)) for n in range(4)]
-    for thread in threads:
+    threads[0].start()
+    assert entered.wait(30)  # the first request is generating
+    for thread in threads[1:]:
         thread.start()
-        time.sleep(0.05)
+    deadline = time.monotonic() + 30
+    while generator.jobs.qsize() < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling a condition, not timing: the three are queued
+    assert generator.jobs.qsize() == 3
+    release.set()
     for thread in threads:
         thread.join()
     assert len(answers) == 4

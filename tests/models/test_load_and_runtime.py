@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -83,20 +81,29 @@ def test_unavailable_device_is_a_clear_error() -> None:
         pick_device("cuda")
 
 
-def _rss_bytes() -> int:
-    """This process's resident set size (Linux)."""
-    fields = Path("/proc/self/statm").read_text().split()
-    return int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+def test_release_free_memory_asks_glibc_to_trim_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """How much memory comes back is the allocator's business (bench/NOTES.md measures it);
+    what smolora owns is the call: malloc_trim(0) on glibc, nothing elsewhere."""
+    import ctypes
 
+    from smolora_recipes.models import runtime
 
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc_trim")
-def test_release_free_memory_returns_freed_heap_to_the_os() -> None:
-    blocks = [bytearray(100_000) for _ in range(2_000)]  # 200 MB below the mmap threshold
-    for block in blocks:
-        block[::4096] = b"\1" * len(block[::4096])  # touch every page
-    kept = blocks[::10]  # survivors in between keep the freed holes from merging into the top
-    del blocks
-    before = _rss_bytes()
+    calls: list[tuple[str, int]] = []
+
+    class FakeLibc:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def malloc_trim(self, pad: int) -> int:
+            calls.append((self.name, pad))
+            return 1
+
+    monkeypatch.setattr(ctypes, "CDLL", FakeLibc)
+    monkeypatch.setattr(runtime, "_glibc", lambda: True)
     release_free_memory()
-    assert before - _rss_bytes() > 100_000_000
-    assert len(kept) == 200
+    assert calls == [("libc.so.6", 0)]
+    monkeypatch.setattr(runtime, "_glibc", lambda: False)
+    release_free_memory()
+    assert calls == [("libc.so.6", 0)]
