@@ -24,6 +24,22 @@ def isolated_home(
     return home
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`gpu` tests run only where CUDA is, `no_gpu` tests only where it is not: the same suite
+    is green on a CPU machine and on a GPU machine."""
+    marked = [item for item in items if {"gpu", "no_gpu"} & set(item.keywords)]
+    if not marked:
+        return
+    import torch
+
+    cuda = torch.cuda.is_available()
+    for item in marked:
+        if "gpu" in item.keywords and not cuda:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU (none here)"))
+        if "no_gpu" in item.keywords and cuda:
+            item.add_marker(pytest.mark.skip(reason="checks a machine without CUDA"))
+
+
 WriteFiles = Callable[..., Path]
 
 

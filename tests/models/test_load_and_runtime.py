@@ -65,10 +65,22 @@ def test_a_file_that_is_not_gguf_gives_a_clear_error(tmp_path: Path) -> None:
     assert not list((tmp_path.parent).glob(".broken-*.tmp-*"))
 
 
+@pytest.mark.no_gpu
 def test_auto_runtime_on_this_cpu() -> None:
     runtime = choose_runtime(ModelSection())
-    assert runtime.device == "cpu" and runtime.dtype == "float32"
-    assert runtime.autocast == ("bfloat16" if cpu_supports_bf16() else None)
+    assert runtime.device in ("cpu", "mps")
+    if runtime.device == "cpu":
+        assert runtime.dtype == "float32"
+        assert runtime.autocast == ("bfloat16" if cpu_supports_bf16() else None)
+
+
+@pytest.mark.gpu
+def test_auto_runtime_on_a_cuda_machine() -> None:
+    import torch
+
+    runtime = choose_runtime(ModelSection())
+    assert runtime.device == "cuda" and runtime.autocast is None
+    assert runtime.dtype == ("bfloat16" if torch.cuda.is_bf16_supported() else "float16")
 
 
 def test_explicit_dtype_is_respected() -> None:
@@ -77,8 +89,16 @@ def test_explicit_dtype_is_respected() -> None:
 
 
 def test_unavailable_device_is_a_clear_error() -> None:
-    with pytest.raises(UserInputError, match="device 'cuda' is not available"):
-        pick_device("cuda")
+    import torch
+
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    missing = [
+        name for name, there in (("cuda", torch.cuda.is_available()), ("mps", mps)) if not there
+    ]
+    if not missing:
+        pytest.skip("both CUDA and MPS are available here")
+    with pytest.raises(UserInputError, match=f"device '{missing[0]}' is not available"):
+        pick_device(missing[0])
 
 
 def test_release_free_memory_asks_glibc_to_trim_and_nothing_else(

@@ -126,6 +126,7 @@ def test_what_this_machine_lacks_is_named_before_running(
     assert environment_problems(load_recipe(recipe), cpu_only) == []
 
 
+@pytest.mark.no_gpu
 def test_the_plan_command_refuses_a_qlora_recipe_on_a_machine_without_cuda(recipe: Path) -> None:
     from click.testing import CliRunner
 
@@ -166,6 +167,7 @@ def _cuda_with_bitsandbytes() -> bool:
     return torch.cuda.is_available() and importlib.util.find_spec("bitsandbytes") is not None
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(
     not _cuda_with_bitsandbytes(), reason="QLoRA needs a CUDA GPU and bitsandbytes (none here)"
 )
