@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -195,4 +194,3 @@ def test_hf_source_offline_fails_fast_with_a_hint(tmp_path: Path) -> None:
 def test_source_label_is_relative_to_the_recipe(tmp_path: Path) -> None:
     source = JsonlSource(type="jsonl", path=tmp_path / "data/a.jsonl")
     assert source_label(source, tmp_path) == "data/a.jsonl"
-    assert json.dumps(source_label(source, tmp_path))

@@ -73,7 +73,12 @@ def test_report_has_data_train_merge_and_sample_sections(tiny_run: RunState) -> 
     )
     samples = report["samples"]
     assert [item["prompt"] for item in samples["items"]][1] == "Who built the widget?"
-    assert samples["scored"] == 1 and samples["base_accuracy"] in (0.0, 1.0)
+    scored = [item for item in samples["items"] if item["expect"] is not None]
+    assert samples["scored"] == len(scored) == 1
+    for which in ("base", "tuned"):
+        ok = scored[0]["expect"].casefold() in scored[0][which].casefold()
+        assert scored[0][f"{which}_ok"] is ok
+        assert samples[f"{which}_accuracy"] == float(ok)
     artifacts = {a["path"]: a for a in report["artifacts"]}
     assert (
         "merged/model.safetensors" in artifacts and len(artifacts["samples.jsonl"]["sha256"]) == 64
@@ -138,10 +143,9 @@ def test_train_log_has_timestamped_losses(tiny_run: RunState) -> None:
 def test_report_markdown_and_html_are_rendered(tiny_run: RunState) -> None:
     markdown = (tiny_run.run_dir / "report.md").read_text()
     assert "tiny" in markdown and "What is the capital of the moon?" in markdown
-    assert (
-        "<svg" in (tiny_run.run_dir / "report.html").read_text()
-        or "base64" in (tiny_run.run_dir / "report.html").read_text()
-    )
+    html = (tiny_run.run_dir / "report.html").read_text()
+    assert "<svg" in html and "<figcaption>Loss by optimizer step</figcaption>" in html
+    assert "<figcaption>Example lengths</figcaption>" in html
 
 
 def test_run_leaves_no_partial_outputs(tiny_run: RunState) -> None:
