@@ -70,15 +70,19 @@ def test_a_crash_in_any_step_leaves_a_failed_report(
     def crash(ctx: object) -> None:
         raise error
 
-    module = importlib.import_module(f"smolora_recipes.steps.{step}")
-    monkeypatch.setattr(module, "run", crash)
+    assert run(recipe, shared_cache, until=step).status == "ok"  # an entry to keep intact
     fingerprint = build_plan(load_recipe(recipe)).step(step).fingerprint
     before = StepCache(shared_cache).lookup(step, fingerprint)
+    assert before is not None
+    files_before = sorted(p.relative_to(before.path) for p in before.path.rglob("*"))
+    module = importlib.import_module(f"smolora_recipes.steps.{step}")
+    monkeypatch.setattr(module, "run", crash)
     state = run(recipe, shared_cache, force=step)
     message = assert_failed_report(state, step, type(error).__name__, code)["message"]
     assert ("boom inside" if code == 1 else "x.jsonl: bad input") in message
     after = StepCache(shared_cache).lookup(step, fingerprint)
-    assert (after and after.manifest) == (before and before.manifest)  # intact, not replaced
+    assert after is not None and after.manifest == before.manifest  # intact, not replaced
+    assert sorted(p.relative_to(after.path) for p in after.path.rglob("*")) == files_before
     assert not (state.run_dir / module.OUTPUT).exists()
 
 
