@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from smolora_recipes.core import sandbox
 from smolora_recipes.data import readers
 from smolora_recipes.data.records import DataError, ErrorPolicy, Record
 from smolora_recipes.data.templates import RecordTemplate
@@ -35,15 +33,13 @@ def test_a_1_gb_single_line_data_file_is_refused_reading_one_bounded_line(
     assert "huge.jsonl:1: data.sources.0: line longer than 1 MB" in raised.value.render()
 
 
-def test_a_template_that_loops_forever_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "RENDER_SECONDS", 0.2)
+def test_a_template_that_loops_forever_is_stopped_after_2_seconds() -> None:
+    """At the documented limit itself (README: one record's evaluation stops after 2 s)."""
     template = RecordTemplate(
         "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"
     )
-    started = time.perf_counter()
-    with pytest.raises(DataError, match=r"took longer than 0\.2 s"):
+    with pytest.raises(DataError, match=r"took longer than 2 s for one record"):
         template.render(Record({"text": "x"}, "d.jsonl:7"))
-    assert time.perf_counter() - started < 2
 
 
 @pytest.mark.parametrize(
