@@ -32,19 +32,17 @@ def test_the_readme_states_each_limit() -> None:
     assert re.search(r"files a source reads whole .* over 512 MB", flat)
 
 
-def test_a_data_line_over_64_mb_is_refused(tmp_path: Path) -> None:
-    source = DataSection.model_validate(
-        {"sources": [{"type": "jsonl", "path": _sparse(tmp_path / "big.jsonl", 65 * 2**20)}]}
-    ).sources[0]
-    with pytest.raises(DataError, match="line longer than 64 MB"):
-        list(readers.read_source(source, 0, tmp_path, ErrorPolicy()))
-
-
-def test_a_file_read_whole_over_512_mb_is_refused(tmp_path: Path) -> None:
-    source = DataSection.model_validate(
-        {"sources": [{"type": "json", "path": _sparse(tmp_path / "big.json", 513 * 2**20)}]}
-    ).sources[0]
-    with pytest.raises(DataError, match="512 MB"):
+@pytest.mark.parametrize(
+    ("kind", "size_mb", "message"),
+    [("jsonl", 65, "line longer than 64 MB"), ("json", 513, "512 MB")],
+    ids=["a line over 64 MB", "a file read whole over 512 MB"],
+)
+def test_data_over_a_size_limit_is_refused(
+    tmp_path: Path, kind: str, size_mb: int, message: str
+) -> None:
+    data = _sparse(tmp_path / f"big.{kind}", size_mb * 2**20)
+    source = DataSection.model_validate({"sources": [{"type": kind, "path": data}]}).sources[0]
+    with pytest.raises(DataError, match=message):
         list(readers.read_source(source, 0, tmp_path, ErrorPolicy()))
 
 
