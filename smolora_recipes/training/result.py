@@ -10,7 +10,10 @@ from smolora_recipes.core.json_record import JsonRecord
 
 @dataclass
 class TrainResult(JsonRecord):
-    """The train step's result (a helper machine of a multi-machine run knows only its rank)."""
+    """The train step's result (a helper machine of a multi-machine run knows only its rank).
+
+    The fields keep the order report.json's `train` section has always had.
+    """
 
     steps: int | None = None
     epochs: float | None = None
@@ -22,16 +25,23 @@ class TrainResult(JsonRecord):
     trained_tokens: int | None = None
     world_size: int = 1
     sequences_per_update: int | None = None
-    rows_per_process: list[int] = field(default_factory=list)
-    resumed_from_step: int | None = None
     tokens_per_second: float | None = None
     wall_time_s: float | None = None
     peak_rss_mb: float | None = None
     peak_gpu_mb: float | None = None
+    rows_per_process: list[int] = field(default_factory=list)
+    resumed_from_step: int | None = None
     target_modules: list[str] = field(default_factory=list)
     parameters: int | None = None
     trainable_parameters: int | None = None
     machine_rank: int | None = None  # set on the helper machines of a multi-machine run
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for JSON; `machine_rank` only where it is set (on a helper machine)."""
+        data = super().to_json()
+        if self.machine_rank is None:
+            del data["machine_rank"]
+        return data
 
     def report_section(self) -> dict[str, Any]:
         """report.json's `train` section: everything but the parameter counts (under `model`)."""
