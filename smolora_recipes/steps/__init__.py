@@ -2,7 +2,9 @@
 
 Each module exposes `OUTPUT` (the name of what it writes inside the run directory), optionally
 `SIDE_FILES` (extra files it writes to `ctx.side_dir`, such as a training log), and
-`run(ctx: StepContext) -> dict` returning the metrics it contributes to the report. Steps write
-only there; the executor stores the result in the step cache (or the run folder) when the step
-succeeds, and never otherwise.
+`run(ctx: StepContext)`, which writes only those and returns the step's typed result
+(`steps.results`; the train step's is `training.result.TrainResult`). Later steps read the results
+from `ctx.results`, and the report is built from them. The executor keeps a step's output, and
+its result's JSON, in the step cache (or the output in the run folder) when the step succeeds,
+and never otherwise.
 """

@@ -4,7 +4,7 @@
 
 LAUNCH.json (written by `launch`) holds the training job: the validated recipe and its paths.
 Every process trains (accelerate's Trainer shares the work); rank 0 logs through its standard
-output, which the launching process relays, and writes the metrics. A process
+output, which the launching process relays, and writes the result. A process
 that fails writes its error to `errors/rank-N.json` so the step reports that rank's error.
 """
 
