@@ -21,6 +21,7 @@ class StopOnInterrupt(TrainerCallback):
         self.requested = False
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        """Once an interrupt was requested: save a checkpoint and stop."""
         if self.requested:
             control.should_save = True
             control.should_training_stop = True
@@ -53,6 +54,7 @@ class TrainProgress(TrainerCallback):
         self.bar: Any = None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Open the progress bar (in the process that writes the train log, when shown)."""
         if not (self.show_bar and self.log_path is not None):
             return
         from tqdm.auto import tqdm
@@ -66,10 +68,12 @@ class TrainProgress(TrainerCallback):
         )
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Advance the progress bar."""
         if self.bar is not None:
             self.bar.update(1)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+        """Record a logged training loss: in the loss history, train_log.jsonl and the log."""
         if not logs or "loss" not in logs or self.log_path is None:
             return
         entry = {
@@ -92,6 +96,7 @@ class TrainProgress(TrainerCallback):
         self.log(message)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Close the progress bar."""
         if self.bar is not None:
             self.bar.close()
 

@@ -51,6 +51,7 @@ def first_interrupt_stops(callback: Any, log: Any) -> Iterator[None]:
     """While training: the first SIGINT sets `callback.requested`; a second one aborts."""
 
     def handle(signum: int, frame: Any) -> None:
+        """The SIGINT handler: the first asks for a stop, a second aborts."""
         if callback.requested:
             raise KeyboardInterrupt
         callback.requested = True

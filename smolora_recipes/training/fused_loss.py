@@ -118,12 +118,14 @@ def _linear_cross_entropy() -> Any:
         def forward(  # type: ignore[override]
             ctx: Any, hidden: Any, weight: Any, targets: Any, divisor: Any, dtype: Any
         ) -> Any:
+            """The loss, keeping its hidden-state gradient for the backward pass."""
             total, grads = _chunked_loss(hidden, weight, targets, dtype, with_grads=True)
             ctx.save_for_backward(grads, divisor)
             return total / divisor
 
         @staticmethod
         def backward(ctx: Any, upstream: Any) -> Any:  # type: ignore[override]
+            """The saved gradient scaled by the upstream one (none for the other inputs)."""
             grads, divisor = ctx.saved_tensors
             return grads * (upstream / divisor).to(grads.dtype), None, None, None, None
 

@@ -41,6 +41,8 @@ def plain_loss_trainer() -> type:
     from trl import SFTTrainer
 
     class PlainLossSFTTrainer(SFTTrainer):
+        """SFTTrainer whose loss is Trainer's, or fused from the hidden states."""
+
         def compute_loss(
             self,
             model: Any,
@@ -48,6 +50,7 @@ def plain_loss_trainer() -> type:
             return_outputs: bool = False,
             num_items_in_batch: Any = None,
         ) -> Any:
+            """Fused from the hidden states on one device where it applies, else Trainer's."""
             one_device = self.accelerator.num_processes == 1 and self.args.n_gpu <= 1
             if not one_device or not fused_loss_applies(model):  # DDP/DataParallel: as usual
                 return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
