@@ -25,12 +25,12 @@ class TrainResult(JsonRecord):
     trained_tokens: int | None = None
     world_size: int = 1
     sequences_per_update: int | None = None
+    rows_per_process: list[int] = field(default_factory=list)
+    resumed_from_step: int | None = None
     tokens_per_second: float | None = None
     wall_time_s: float | None = None
     peak_rss_mb: float | None = None
     peak_gpu_mb: float | None = None
-    rows_per_process: list[int] = field(default_factory=list)
-    resumed_from_step: int | None = None
     target_modules: list[str] = field(default_factory=list)
     parameters: int | None = None
     trainable_parameters: int | None = None

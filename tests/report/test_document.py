@@ -3,6 +3,7 @@ in both."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import typing
 from html import escape
@@ -42,11 +43,32 @@ def test_every_block_type_has_both_renderings(kind: type) -> None:
     assert isinstance(block_html(block), str) and block_html(block)
 
 
+def _every_section() -> dict[str, object]:
+    """FULL plus what it lacks: warnings, an error, references, skipped lines, examples."""
+    report = copy.deepcopy(FULL)
+    report["warnings"] = ["trust_remote_code is true"]
+    report["error"] = {"step": "train", "type": "WorkerError", "message": "rank 1", "log": "l"}
+    report["recipe"]["references"] = [{"reference": "builtin:quickstart", "commit": None}]
+    report["data"]["sources"][0]["skipped_examples"] = ["a.jsonl:3: not JSON"]
+    report["data"]["examples_preview"] = [
+        {"origin": "a.jsonl:1", "tokens": 3, "loss_tokens": 1, "segments": [["Q ", 0], ["A", 1]]}
+    ]
+    return report
+
+
 def test_every_section_of_the_document_shows_in_both_renderings() -> None:
-    headings = [block.text for block in document(FULL) if isinstance(block, Heading)]
-    assert headings[:3] == ["Recipe", "Steps", "Training"] and "Samples" in headings
-    markdown, html = render_markdown(FULL), render_html(FULL)
-    for text in headings:
-        assert f"# {text}\n" in markdown, text
-        assert f">{escape(text)}</h" in html, text
+    report = _every_section()
+    blocks = document(report)
+    kinds = {type(block) for block in blocks}
+    assert kinds == set(typing.get_args(Block))  # the fixture reaches every block type
+    headings = [block for block in blocks if isinstance(block, Heading)]
+    assert [h.text for h in headings][:3] == ["Recipe", "Steps", "Training"]
+    markdown, html = render_markdown(report), render_html(report)
+    for block in headings:
+        assert f"{'#' * block.level} {block.text}\n" in markdown, block.text
+        assert f"<h{block.level}>{escape(block.text)}</h{block.level}>" in html, block.text
+    for text in ("trust_remote_code is true", "rank 1", "builtin:quickstart", "not JSON"):
+        assert text in markdown and escape(text) in html, text
+    assert "`a.jsonl:1 · 3 tokens, 1 carry loss`" in markdown and "Q [[A]]" in markdown
+    assert "Q <mark>A</mark>" in html
     assert "Run `20261125-1` in" in markdown and "Run <code>20261125-1</code> in" in html
