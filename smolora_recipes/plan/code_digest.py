@@ -142,6 +142,12 @@ def _memo() -> _ImportNamesMemo:
     return _MEMOS[path]
 
 
+def _with_packages(module: str) -> list[str]:
+    """`a.b.c` -> `a`, `a.b`, `a.b.c`: importing a module runs its packages' `__init__`s."""
+    parts = module.split(".")
+    return [".".join(parts[:end]) for end in range(1, len(parts) + 1)]
+
+
 class CodeIndex:
     """This package's modules as found now (in `root`: a copy, in tests), and the import
     closures of its step modules."""
@@ -149,24 +155,26 @@ class CodeIndex:
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or PACKAGE_DIR
         self.modules = package_modules(self.root)
+        self._direct: dict[str, set[str]] = {}
 
     def direct_imports(self, module: str) -> set[str]:
-        """This package's modules `module` imports directly, with the packages they run in."""
-        found: set[str] = set()
-        for name in _memo().names(module, self.modules[module]):
-            while name.startswith(PACKAGE) and name not in self.modules:
-                name = name.rpartition(".")[0]  # `from a.b import function` names module a.b
-            parts = name.split(".")
-            if parts[0] == PACKAGE:
-                found.update(".".join(parts[:end]) for end in range(1, len(parts) + 1))
-        found.discard(module)
-        return found
+        """This package's modules `module` imports directly, with the packages they run in
+        (worked out once per module: the closures of all steps share them)."""
+        if module not in self._direct:
+            found: set[str] = set()
+            for name in _memo().names(module, self.modules[module]):
+                while name.startswith(PACKAGE) and name not in self.modules:
+                    name = name.rpartition(".")[0]  # `from a.b import function` names a.b
+                if name.split(".")[0] == PACKAGE:
+                    found.update(_with_packages(name))
+            found.discard(module)
+            self._direct[module] = found
+        return self._direct[module]
 
     def import_closure(self, module: str) -> tuple[str, ...]:
         """`module`, its packages' `__init__`s, and every module of this package it imports,
         directly or not; sorted."""
-        parts = module.split(".")
-        seen = {".".join(parts[:end]) for end in range(1, len(parts) + 1)}
+        seen = set(_with_packages(module))
         pending = list(seen)
         while pending:
             for name in self.direct_imports(pending.pop()):
