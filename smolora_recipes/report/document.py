@@ -190,27 +190,30 @@ def _steps_blocks(steps: list[dict[str, Any]]) -> list[Block]:
     return [Heading("Steps"), Table(["step", "status", "outcome", "seconds", "fingerprint"], rows)]
 
 
-def _training_blocks(report: dict[str, Any]) -> list[Block]:
+def _labelled_section(
+    title: str, header: list[str], rows: list[tuple[str, Any]], figure: str | None, caption: str
+) -> list[Block]:
+    """A heading and a two-column table (when there are rows), then the figure (when drawn)."""
     blocks: list[Block] = []
-    metrics = metric_rows(report)
-    if metrics:
-        rows = [[Cell(label), Cell(value)] for label, value in metrics]
-        blocks += [Heading("Training"), Table(["metric", "value"], rows)]
-    figure = loss_figure(report.get("train") or {})
+    if rows:
+        table = [[Cell(label), Cell(value)] for label, value in rows]
+        blocks += [Heading(title), Table(header, table)]
     if figure:
-        blocks.append(Figure(figure, "Loss by optimizer step"))
+        blocks.append(Figure(figure, caption))
     return blocks
 
 
+def _training_blocks(report: dict[str, Any]) -> list[Block]:
+    figure = loss_figure(report.get("train") or {})
+    return _labelled_section(
+        "Training", ["metric", "value"], metric_rows(report), figure, "Loss by optimizer step"
+    )
+
+
 def _data_blocks(data: dict[str, Any]) -> list[Block]:
-    blocks: list[Block] = []
-    rows = data_rows(data)
-    if rows:
-        table = [[Cell(label), Cell(value)] for label, value in rows]
-        blocks += [Heading("Data"), Table(["", "count"], table)]
-    figure = length_figure(data)
-    if figure:
-        blocks.append(Figure(figure, "Example lengths"))
+    blocks = _labelled_section(
+        "Data", ["", "count"], data_rows(data), length_figure(data), "Example lengths"
+    )
     skipped = skipped_lines(data)
     if skipped:
         blocks.append(CodeList("Skipped as malformed (first ones):", skipped))
