@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: quickstart test bench bench-latency bench-quickstart bench-data install
+.PHONY: quickstart test mutants bench bench-latency bench-quickstart bench-data install
 
 install: $(STAMP)
 
@@ -25,6 +25,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
+
+# Mutation testing package by package (slow, not in CI): tools/mutants.py prints the table.
+mutants: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,mutation]'
+	$(BIN)/python tools/mutants.py
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/run.py
