@@ -219,7 +219,10 @@ def _run_summary(state: RunState) -> str:
         base = samples.base_accuracy
         shown = "n/a" if base is None else f"{base:.0%}"
         lines.append(f"accuracy: base {shown} -> tuned {samples.tuned_accuracy:.0%}")
-    lines.append(f"report: {state.run_dir / 'report.md'}")
+    from smolora_recipes.report.files import written_report
+
+    report = written_report(state.run_dir)
+    lines.append(f"report: {report}" if report else f"report: none written (log: {state.run_dir})")
     return "\n".join(lines)
 
 

@@ -14,17 +14,38 @@ from smolora_recipes.report.markdown import render_markdown
 REPORT_VERSION = 1
 
 
-def write_report_files(run_dir: Path, report: dict[str, Any]) -> list[Path]:
-    """Write report.json, report.md and report.html atomically; return their paths."""
-    contents = {
-        "report.json": json.dumps(report, indent=2, ensure_ascii=False) + "\n",
-        "report.md": render_markdown(report),
-        "report.html": render_html(report),
+REPORT_FILES = ("report.json", "report.md", "report.html")
+
+
+def write_report_files(
+    run_dir: Path, report: dict[str, Any], names: tuple[str, ...] = REPORT_FILES
+) -> list[Path]:
+    """Render, then write, the report files `names` (all three by default) atomically; return
+    their paths. When rendering or a write fails, none of them is left behind."""
+    renderers = {
+        "report.json": lambda: json.dumps(report, indent=2, ensure_ascii=False) + "\n",
+        "report.md": lambda: render_markdown(report),
+        "report.html": lambda: render_html(report),
     }
-    paths = []
-    for name, text in contents.items():
-        paths.append(write_atomic(run_dir / name, text))
+    contents = {name: renderers[name]() for name in names}
+    paths: list[Path] = []
+    try:
+        for name, text in contents.items():
+            paths.append(write_atomic(run_dir / name, text))
+    except BaseException:
+        for path in paths:
+            path.unlink(missing_ok=True)
+        raise
     return paths
+
+
+def written_report(run_dir: Path) -> Path | None:
+    """The run's report to point a reader at: report.md, else report.json (written alone when
+    rendering failed), else None."""
+    for name in ("report.md", "report.json"):
+        if (run_dir / name).is_file():
+            return run_dir / name
+    return None
 
 
 def load_report(run_dir: Path) -> dict[str, Any]:

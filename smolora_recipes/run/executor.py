@@ -23,6 +23,7 @@ from smolora_recipes.plan.specs import STEP_SPEC_BY_NAME
 from smolora_recipes.plan.status import record_plan
 from smolora_recipes.recipe.canonical import canonical_yaml
 from smolora_recipes.recipe.loader import LoadedRecipe
+from smolora_recipes.report.files import written_report
 from smolora_recipes.run.state import RunOptions, RunState, StepRecord
 from smolora_recipes.steps.context import StepContext
 from smolora_recipes.steps.results import RESULT_TYPES
@@ -84,9 +85,6 @@ def execute(
 ) -> RunState:
     """Run or reuse every enabled step of `plan`, then write the report; never raises for
     step failures."""
-    from smolora_recipes.report.files import write_report_files
-    from smolora_recipes.run.report_builder import build_report
-
     started = datetime.now(UTC)
     run_dir = new_run_dir(loaded.paths.recipe_runs(loaded.recipe.name), started)
     state = RunState(loaded, plan, run_dir, command, started, options or RunOptions())
@@ -109,9 +107,7 @@ def execute(
                 record.status, record.outcome = "skipped", f"skipped: {step.skip_reason}"
             elif state.status == "ok" and not _past(state, step.name):
                 _run_step(state, record, log, forced)
-        report_record = state.records[-1]
-        report_record.status, report_record.outcome = "ok", "ran"
-        write_report_files(run_dir, build_report(state))
+        _write_report(state, state.records[-1], log)
     finally:
         cancel_background_hashing()
         state.handoffs.clear()  # models handed between steps are not kept past the run
@@ -120,7 +116,8 @@ def execute(
     if state.status == "ok" and state.options.cache is not None and state.options.until is None:
         record_plan(state.options.cache, plan)
     _point_latest(run_dir)
-    log(f"{state.status}: report at {run_dir / 'report.md'}")
+    report = written_report(run_dir)
+    log(f"{state.status}: " + (f"report at {report}" if report else "no report written"))
     return state
 
 
@@ -191,23 +188,46 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
             "log": str(log.path),
         }
     except Exception as error:  # any failure: recorded in the report, never half-written output
-        record.status, record.outcome = "failed", f"{type(error).__name__}"
-        state.status = "failed"
-        state.exit_code = error.exit_code if isinstance(error, UserInputError) else 1
-        message = error_text(error)
-        state.error = {
-            "step": record.name,
-            "type": type(error).__name__,
-            "message": message,
-            "log": str(log.path),
-        }
-        with log.path.open("a", encoding="utf-8") as handle:
-            traceback.print_exc(file=handle)
-        log(f"failed: {type(error).__name__}: {message}", record.name)
+        _record_failure(state, record, log, error)
     finally:
         record.duration_s = round(time.perf_counter() - started - record.import_s, 3)
     if record.status == "ok":
         log(f"{record.outcome} in {record.duration_s:.1f}s", record.name)
+
+
+def _record_failure(state: RunState, record: StepRecord, log: RunLog, error: Exception) -> None:
+    """Mark the step and the run failed with `error`, its traceback in the run's log."""
+    record.status, record.outcome = "failed", f"{type(error).__name__}"
+    state.status = "failed"
+    state.exit_code = error.exit_code if isinstance(error, UserInputError) else 1
+    message = error_text(error)
+    state.error = {
+        "step": record.name,
+        "type": type(error).__name__,
+        "message": message,
+        "log": str(log.path),
+    }
+    with log.path.open("a", encoding="utf-8") as handle:
+        traceback.print_exc(file=handle)
+    log(f"failed: {type(error).__name__}: {message}", record.name)
+
+
+def _write_report(state: RunState, record: StepRecord, log: RunLog) -> None:
+    """The report step: write report.json, .md and .html. When that fails the run fails with
+    the report step named, and report.json alone is written to say so (where even that fails,
+    the log and the terminal do); no report file is left half-written."""
+    from smolora_recipes.report.files import write_report_files
+    from smolora_recipes.run.report_builder import build_report
+
+    record.status, record.outcome = "ok", "ran"
+    try:
+        write_report_files(state.run_dir, build_report(state))
+    except Exception as error:
+        _record_failure(state, record, log, error)
+        try:
+            write_report_files(state.run_dir, build_report(state), names=("report.json",))
+        except Exception as second:
+            log(f"no report written: {type(second).__name__}: {error_text(second)}", "report")
 
 
 def _cached_or_computed(

@@ -16,6 +16,9 @@ import pytest
 from smolora_recipes.core.errors import UserInputError, problem_at
 from smolora_recipes.plan.build import build_plan
 from smolora_recipes.recipe.loader import load_recipe
+from smolora_recipes.report import files as report_files
+from smolora_recipes.report.files import REPORT_FILES
+from smolora_recipes.run import report_builder
 from smolora_recipes.run.executor import execute
 from smolora_recipes.run.state import RunOptions, RunState
 from smolora_recipes.store.cache import MANIFEST, METRICS, StepCache
@@ -84,6 +87,70 @@ def test_a_crash_in_any_step_leaves_a_failed_report(
     assert after is not None and after.manifest == before.manifest  # intact, not replaced
     assert sorted(p.relative_to(after.path) for p in after.path.rglob("*")) == files_before
     assert not (state.run_dir / module.OUTPUT).exists()
+
+
+def fail_report_writes(names: set[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing any report file named in `names` fails as on a full disk."""
+    real_write = report_files.write_atomic
+
+    def write_atomic(path: Path, text: str) -> Path:
+        if path.name in names:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real_write(path, text)
+
+    monkeypatch.setattr(report_files, "write_atomic", write_atomic)
+
+
+def broken(module: object, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `module.name` raise when called."""
+
+    def crash(*args: object) -> None:
+        raise RuntimeError(f"{name} broke")
+
+    monkeypatch.setattr(module, name, crash)
+
+
+REPORT_FAILURES = {
+    # failure: (how to cause it, report.json left to say so)
+    "building the report": (lambda mp: broken(report_builder, "build_report", mp), False),
+    "rendering report.md": (lambda mp: broken(report_files, "render_markdown", mp), True),
+    "rendering report.html": (lambda mp: broken(report_files, "render_html", mp), True),
+    "a full disk at report.html": (lambda mp: fail_report_writes({"report.html"}, mp), True),
+    "a full disk for every file": (lambda mp: fail_report_writes(set(REPORT_FILES), mp), False),
+}
+
+
+@pytest.mark.parametrize("failure", sorted(REPORT_FAILURES))
+def test_a_crash_in_the_report_step_fails_the_run_and_leaves_no_partial_report(
+    recipe: Path, shared_cache: Path, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    assert run(recipe, shared_cache).status == "ok"  # every other step cached
+    cause, json_written = REPORT_FAILURES[failure]
+    cause(monkeypatch)
+    lines: list[str] = []
+    loaded = load_recipe(recipe)
+    options = RunOptions(cache=StepCache(shared_cache))
+    state = execute(loaded, build_plan(loaded), "test", lines.append, options)
+    assert state.status == "failed" and state.exit_code == 1
+    assert state.error is not None and state.error["step"] == "report"
+    assert [r.status for r in state.records] == ["ok"] * 5 + ["failed"]
+    left = sorted(p.name for p in state.run_dir.iterdir() if p.name.startswith(("report", ".")))
+    assert left == (["report.json"] if json_written else [])  # no .md/.html, no temporary files
+    shown = [line.split("] ", 1)[1] for line in lines]  # without the time
+    if json_written:
+        report = json.loads((state.run_dir / "report.json").read_text())
+        assert report["status"] == "failed" and report["error"]["step"] == "report"
+        assert report["steps"][-1]["status"] == "failed"
+        assert shown[-1] == f"failed: report at {state.run_dir / 'report.json'}"
+    else:
+        assert shown[-2].startswith("report: no report written: ")
+        assert shown[-1] == "failed: no report written"
+    log = (state.run_dir / "run.log").read_text()
+    assert "Traceback" in log and "] report: failed: " in log
+    monkeypatch.undo()
+    again = run(recipe, shared_cache)  # the cache kept every step: the report alone is redone
+    assert again.status == "ok" and (again.run_dir / "report.md").is_file()
+    assert [r.outcome.split(" ")[0] for r in again.records[:5]] == ["cached"] * 5
 
 
 @pytest.mark.parametrize("full_at", ["model.json", METRICS, MANIFEST])
