@@ -89,11 +89,13 @@ def _source(path: Path) -> tuple[str, str]:
     """A module's text (line endings normalised, so a checkout on Windows fingerprints the
     same) and the digest of that text; read again whenever the file changes."""
     stat = path.stat()
-    return _read_source(path, stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    return _read_source(path, stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns)
 
 
 @functools.lru_cache(maxsize=512)
-def _read_source(path: Path, mtime_ns: int, size: int, inode: int) -> tuple[str, str]:
+def _read_source(
+    path: Path, mtime_ns: int, size: int, inode: int, ctime_ns: int
+) -> tuple[str, str]:
     text = path.read_bytes().replace(b"\r\n", b"\n").decode("utf-8", "replace")
     return text, digest(text)
 
