@@ -235,11 +235,12 @@ def _cached_or_computed(
 ) -> tuple[CacheEntry, str, JsonRecord]:
     """The step's cache entry, outcome and typed result, computing it (under the entry's lock)
     only when missing."""
-    entry = None if forced else cache.lookup(record.name, record.fingerprint)
+    warn = log.for_step(record.name)
+    entry = None if forced else cache.lookup(record.name, record.fingerprint, warn=warn)
     if entry is not None:
         return entry, f"cached (from run {entry.manifest['run']})", _cached_result(entry)
     with cache.lock(record.name, record.fingerprint):
-        entry = None if forced else cache.lookup(record.name, record.fingerprint)
+        entry = None if forced else cache.lookup(record.name, record.fingerprint, warn=warn)
         if entry is not None:  # another run finished it while we waited for the lock
             return entry, f"cached (from run {entry.manifest['run']})", _cached_result(entry)
         staging = cache.staging_dir(record.name, record.fingerprint)

@@ -1,11 +1,12 @@
 """The content-addressed step cache: `<root>/<step>/<fingerprint>/`, written whole or not at all.
 
-An entry is staged in a temporary folder, its manifest (fingerprint, files with sizes, creating
-run) written last, then renamed into place; a lookup accepts only an entry whose manifest is
-complete and whose files have the listed sizes, and removes anything else. Sealing hashes no
-content: the run report lists each file's sha256, hashed while the next step runs. Writers
-hold an advisory `flock` per entry, which the OS releases when a process dies, so a killed run
-never leaves a lock behind.
+An entry is staged in a temporary folder, its manifest (fingerprint, files with sizes and
+sha256, creating run) written last, then renamed into place; a lookup accepts only an entry whose
+manifest is complete and whose files have the listed sizes and content, and removes anything
+else, saying why. Content checks cost a memo lookup per file while the files are unchanged (see
+`store/hashing`); the run report's hashes of the same files come from that memo. Writers hold an
+advisory `flock` per entry, which the OS releases when a process dies, so a killed run never
+leaves a lock behind.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from smolora_recipes.core.file_lock import fcntl, held_lock
+from smolora_recipes.store.hashing import file_sha256, remember_sha256
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the manifest lists each file's sha256
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
 USES = "uses.jsonl"
@@ -79,14 +81,25 @@ class StepCache:
         """Where the entry for `fingerprint` of `step` lives."""
         return self.root / step / fingerprint
 
-    def lookup(self, step: str, fingerprint: str) -> CacheEntry | None:
-        """The complete entry for this fingerprint, or None (a broken entry is removed)."""
+    def lookup(
+        self,
+        step: str,
+        fingerprint: str,
+        *,
+        check_content: bool = True,
+        warn: Callable[[str], None] | None = None,
+    ) -> CacheEntry | None:
+        """The complete entry for this fingerprint, or None. A broken entry (incomplete, or a
+        file whose size or, with `check_content`, sha256 differs from when it was sealed) is
+        removed, and `warn` told why."""
         folder = self.entry_dir(step, fingerprint)
         if not folder.is_dir():
             return None
-        manifest = _valid_manifest(folder, fingerprint)
+        manifest, problem = _checked_manifest(folder, fingerprint, check_content)
         if manifest is None:
             shutil.rmtree(folder, ignore_errors=True)
+            if warn is not None and problem:
+                warn(f"cache entry {fingerprint[:12]} removed ({problem}); computing it again")
             return None
         return CacheEntry(step, fingerprint, folder, manifest)
 
@@ -126,7 +139,11 @@ class StepCache:
         """Seal a staged entry: metrics, manifest last, then rename into place."""
         (staging / METRICS).write_text(json.dumps(metrics, indent=2, default=str))
         files = [
-            {"path": p.relative_to(staging).as_posix(), "bytes": p.stat().st_size}
+            {
+                "path": p.relative_to(staging).as_posix(),
+                "bytes": p.stat().st_size,
+                "sha256": file_sha256(p),
+            }
             for p in sorted(staging.rglob("*"))
             if p.is_file() and p.name not in _NOT_OUTPUTS
         ]
@@ -142,6 +159,8 @@ class StepCache:
         target = self.entry_dir(step, fingerprint)
         shutil.rmtree(target, ignore_errors=True)  # a forced re-run replaces the old entry
         staging.rename(target)
+        for item in files:  # same bytes, new path: known without reading them again
+            remember_sha256(target / item["path"], item["sha256"])
         return CacheEntry(step, fingerprint, target, manifest)
 
     def record_use(self, entry: CacheEntry, run: str) -> None:
@@ -162,7 +181,7 @@ class StepCache:
                 if folder.name.startswith(".") and ".tmp-" in folder.name:
                     _remove_if_orphaned(folder)
                 elif folder.is_dir() and not folder.name.startswith("."):
-                    entry = self.lookup(step_dir.name, folder.name)
+                    entry = self.lookup(step_dir.name, folder.name, check_content=False)
                     if entry is not None:
                         found.append(entry)
         return found
@@ -222,20 +241,30 @@ class StepCache:
         return used
 
 
-def _valid_manifest(folder: Path, fingerprint: str) -> dict[str, Any] | None:
+def _checked_manifest(
+    folder: Path, fingerprint: str, check_content: bool
+) -> tuple[dict[str, Any] | None, str]:
+    """The entry's manifest when the entry is whole, else None and what is wrong with it ("" for
+    a folder that was never sealed, or sealed by another cache version)."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return None, ""
     if not isinstance(manifest, dict) or manifest.get("fingerprint") != fingerprint:
-        return None
+        return None, ""
     if manifest.get("cache_version") != CACHE_VERSION:
-        return None
+        return None, ""
+    if not (folder / METRICS).is_file():
+        return None, f"{METRICS} is missing"
     for item in manifest.get("files", []):
         path = folder / item["path"]
-        if not path.is_file() or path.stat().st_size != item["bytes"]:
-            return None
-    return manifest if (folder / METRICS).is_file() else None
+        if not path.is_file():
+            return None, f"{item['path']} is missing"
+        if path.stat().st_size != item["bytes"]:
+            return None, f"{item['path']} has changed size since it was sealed"
+        if check_content and file_sha256(path) != item["sha256"]:
+            return None, f"{item['path']} has changed since it was sealed"
+    return manifest, ""
 
 
 def _remove_if_orphaned(staging: Path) -> None:

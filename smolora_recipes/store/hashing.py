@@ -118,6 +118,12 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return value
 
 
+def remember_sha256(path: Path, value: str) -> None:
+    """Memoise `value` as the hash of `path`, whose bytes are known to hash to it (a file just
+    hashed under another name, then moved)."""
+    _MEMO.store(_keys(path)[0], value)
+
+
 def hash_in_background(paths: Iterable[Path]) -> None:
     """Start hashing new files on a background thread, one after another, so that the hashing
     overlaps whatever runs next; `file_sha256` of such a file waits for its result."""
