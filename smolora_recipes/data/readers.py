@@ -387,5 +387,13 @@ def _load_local(folder: Path, source: HubSource, field: str) -> Any:
                 display_path(folder),
                 field=field,
             )
-        return loaded[source.split]
+        loaded = loaded[source.split]
+    try:  # the Arrow files are memory-mapped unchecked: damaged ones crash the reader, not raise
+        loaded.data.table.validate(full=True)
+    except Exception as error:  # pyarrow.ArrowInvalid and kin
+        raise data_error(
+            f"damaged Arrow data in this save_to_disk folder: {error}",
+            display_path(folder),
+            field=field,
+        ) from None
     return loaded

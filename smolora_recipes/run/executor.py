@@ -29,6 +29,7 @@ from smolora_recipes.steps.context import StepContext
 from smolora_recipes.steps.results import RESULT_TYPES
 from smolora_recipes.store.cache import CacheEntry, StepCache
 from smolora_recipes.store.hashing import cancel_background_hashing, hash_in_background
+from smolora_recipes.training.result import TrainResult
 
 RUN_LOG = "run.log"
 EXIT_CODES = {"ok": 0, "failed": 1, "interrupted": 130}
@@ -170,6 +171,10 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
         state.results.keep(record.name, result)
         state.outputs[record.name] = state.run_dir / module.OUTPUT
         record.status = "ok"
+        if isinstance(result, TrainResult):
+            for warning in result.warnings():
+                state.warnings.append(warning)
+                log(f"WARNING: {warning}", record.name)
         if record.outcome.startswith("ran"):  # new files: hashed for the report meanwhile
             hash_in_background(_files_below(state.run_dir / name for name in names))
     except KeyboardInterrupt:
@@ -236,11 +241,17 @@ def _cached_or_computed(
     """The step's cache entry, outcome and typed result, computing it (under the entry's lock)
     only when missing."""
     warn = log.for_step(record.name)
+    reusable = getattr(module, "reusable", lambda result, warn: True)  # what a step checks
     entry = None if forced else cache.lookup(record.name, record.fingerprint, warn=warn)
+    stale = False  # the entry is whole, but what it relies on outside the cache is not
     if entry is not None:
-        return entry, f"cached (from run {entry.manifest['run']})", _cached_result(entry)
+        result = _cached_result(entry)
+        if reusable(result, warn):
+            return entry, f"cached (from run {entry.manifest['run']})", result
+        stale = True
     with cache.lock(record.name, record.fingerprint):
-        entry = None if forced else cache.lookup(record.name, record.fingerprint, warn=warn)
+        skip = forced or stale
+        entry = None if skip else cache.lookup(record.name, record.fingerprint, warn=warn)
         if entry is not None:  # another run finished it while we waited for the lock
             return entry, f"cached (from run {entry.manifest['run']})", _cached_result(entry)
         staging = cache.staging_dir(record.name, record.fingerprint)

@@ -25,7 +25,7 @@ from smolora_recipes.recipe.builtin_models import (
 )
 from smolora_recipes.steps.context import StepContext
 from smolora_recipes.steps.results import LoadResult
-from smolora_recipes.store.hashing import file_sha256
+from smolora_recipes.store.hashing import file_sha256, remember_sha256
 
 OUTPUT = "model.json"
 _COMPLETE = "smolora-converted.json"
@@ -130,25 +130,61 @@ def _hub_snapshot(repo_id: str, revision: str | None) -> Path:
 
 
 def _converted(gguf: Path, label: str, log: Any) -> tuple[Path, bool]:
-    """Dequantize a GGUF file once into a cached safetensors folder keyed by its content hash."""
+    """Dequantize a GGUF file once into a cached safetensors folder keyed by its content hash;
+    a cached folder whose files changed since (see `converted_problem`) is converted again."""
     digest = file_sha256(gguf)
     target = converted_models_dir() / f"{label}-{digest[:16]}"
     if (target / _COMPLETE).is_file():
-        return target, False
+        problem = converted_problem(target)
+        if problem is None:
+            return target, False
+        log(f"the converted model in {target} is damaged ({problem}); converting it again")
+        shutil.rmtree(target, ignore_errors=True)
     log(f"converting {gguf.name} to safetensors (once; cached in {target})")
     staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
         _convert_gguf(gguf, staging)
-        (staging / _COMPLETE).write_text(json.dumps({"source": str(gguf), "sha256": digest}))
+        files = {p.name: file_sha256(p) for p in sorted(staging.iterdir()) if p.is_file()}
+        record = {"source": str(gguf), "sha256": digest, "files": files}
+        (staging / _COMPLETE).write_text(json.dumps(record, indent=2))
         try:
             staging.rename(target)
         except OSError:
             if not (target / _COMPLETE).is_file():  # not another process finishing first
                 raise
+        for name, sha in files.items():  # same bytes, new path: known without reading again
+            remember_sha256(target / name, sha)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target, True
+
+
+def converted_problem(folder: Path) -> str | None:
+    """What differs in a converted model folder from when it was converted (a file missing or
+    changed, by sha256: free while files are unchanged), or None when it is intact."""
+    try:
+        files = json.loads((folder / _COMPLETE).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{_COMPLETE} lists no file hashes"
+    for name, sha in files.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if file_sha256(path) != sha:
+            return f"{name} has changed since the conversion"
+    return None
+
+
+def reusable(result: LoadResult, warn: Any) -> bool:
+    """Whether a cached `load` result still describes a usable model: a converted model's
+    folder must be intact (else the step runs again, converting it again)."""
+    if result.kind not in ("builtin", "gguf_file"):
+        return True
+    problem = converted_problem(Path(result.folder))
+    if problem is not None:
+        warn(f"the converted model in {result.folder} is damaged ({problem}); running load again")
+    return problem is None
 
 
 def _convert_gguf(gguf: Path, folder: Path) -> None:

@@ -125,6 +125,7 @@ def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
         include_num_input_tokens_seen="non_padding",
         eval_strategy="no",
         report_to="none",
+        logging_nan_inf_filter=False,  # a NaN loss fails training (training/finite.py)
         disable_tqdm=True,  # our own progress line, with timestamps
         dataloader_num_workers=0,
     )

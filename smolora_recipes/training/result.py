@@ -7,6 +7,8 @@ from typing import Any
 
 from smolora_recipes.core.json_record import JsonRecord
 
+DIVERGED = 1.25  # eval loss after / before above which a training is flagged in the report
+
 
 @dataclass
 class TrainResult(JsonRecord):
@@ -42,6 +44,16 @@ class TrainResult(JsonRecord):
         if self.machine_rank is None:
             del data["machine_rank"]
         return data
+
+    def warnings(self) -> list[str]:
+        """What the run report must flag: an eval loss that rose markedly during training."""
+        before, after = self.eval_loss_before, self.eval_loss_after
+        if before is None or after is None or after <= before * DIVERGED:
+            return []
+        return [
+            f"eval loss rose during training ({before:.4f} -> {after:.4f}): the run diverged or "
+            "overfit; try a lower sft.learning_rate, more sft.warmup_steps or fewer steps"
+        ]
 
     def report_section(self) -> dict[str, Any]:
         """report.json's `train` section: everything but the parameter counts (under `model`)."""

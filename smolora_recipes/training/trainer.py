@@ -19,6 +19,7 @@ from smolora_recipes.models.runtime import Runtime, load_model
 from smolora_recipes.training.callbacks import RowCounter, StopOnInterrupt, TrainProgress
 from smolora_recipes.training.checkpoints import first_interrupt_stops, last_complete_checkpoint
 from smolora_recipes.training.config import load_quantized_model, lora_config, sft_config
+from smolora_recipes.training.finite import StopOnNonFiniteGradients, check_eval_loss, check_loss
 from smolora_recipes.training.fused_loss import causal_lm_loss, fused_loss_applies
 from smolora_recipes.training.job import TRAIN_LOG, TrainingJob
 from smolora_recipes.training.result import TrainResult
@@ -41,7 +42,14 @@ def plain_loss_trainer() -> type:
     from trl import SFTTrainer
 
     class PlainLossSFTTrainer(SFTTrainer):
-        """SFTTrainer whose loss is Trainer's, or fused from the hidden states."""
+        """SFTTrainer whose loss is Trainer's, or fused from the hidden states, and that stops
+        at the first non-finite loss."""
+
+        def training_step(self, model: Any, inputs: Any, num_items_in_batch: Any = None) -> Any:
+            """Trainer's step; a NaN or infinite loss fails training at once."""
+            loss = super().training_step(model, inputs, num_items_in_batch)
+            check_loss(loss, self.state.global_step + 1)
+            return loss
 
         def compute_loss(
             self,
@@ -86,7 +94,10 @@ def train(job: TrainingJob) -> Trained:
         show_bar="LOCAL_RANK" not in os.environ,  # workers' output is relayed line by line
     )
     stopper = StopOnInterrupt()
-    trainer, rows_seen = _trainer(job, model, [progress, stopper])
+    callbacks = [progress, stopper]
+    if job.runtime.dtype != "float16":  # float16's loss scaler skips non-finite steps itself
+        callbacks.append(StopOnNonFiniteGradients())
+    trainer, rows_seen = _trainer(job, model, callbacks)
     has_eval = trainer.eval_dataset is not None
     eval_before = _eval_loss(trainer, job, "before") if has_eval else None
     tokens_before = _tokens_at(resume[0]) if resume else 0  # rotated away after training
@@ -159,9 +170,10 @@ def _trainer(job: TrainingJob, model: Any, callbacks: list[Any]) -> tuple[Any, R
 
 
 def _eval_loss(trainer: Any, job: TrainingJob, when: str) -> float:
-    """The eval split's loss now, logged."""
+    """The eval split's loss now, logged; NaN or infinite fails training."""
     loss = trainer.evaluate()["eval_loss"]
     job.log(f"eval loss {when} training: {loss:.4f}")
+    check_eval_loss(loss, when, trainer.state.global_step)
     return loss
 
 
