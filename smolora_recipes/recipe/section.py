@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import types
+import typing
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 
 class PathMarker:
@@ -28,3 +31,47 @@ class Section(BaseModel):
     """Base of every recipe section: unknown keys are errors, values are validated on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, data: Any) -> Any:
+        """`r: true` is an error, not r=1 (pydantic reads a boolean as a number): a boolean given
+        to a number field is passed on as a `BooleanGiven`, which the number check refuses."""
+        if not isinstance(data, dict):
+            return data
+        return {
+            key: BooleanGiven(value)
+            if isinstance(value, bool)
+            and key in cls.model_fields
+            and _numeric(cls.model_fields[key].annotation)
+            else value
+            for key, value in data.items()
+        }
+
+
+class BooleanGiven:
+    """A boolean where a number belongs: no number validator accepts it; shown as YAML shows it."""
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return str(self.value).lower()
+
+
+@functools.cache
+def _numeric(annotation: Any) -> bool:
+    """Whether a field's type is a number (int or float, perhaps optional, annotated or a literal
+    number) that does not also admit booleans."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _numeric(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds = typing.get_args(annotation)
+        return bool not in kinds and any(_numeric(kind) for kind in kinds)
+    if origin is Literal:  # Literal[1] matches True: True == 1
+        values = typing.get_args(annotation)
+        return any(type(value) in (int, float) for value in values) and not any(
+            type(value) is bool for value in values
+        )
+    return annotation in (int, float)

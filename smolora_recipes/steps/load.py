@@ -15,6 +15,7 @@ from typing import Any
 
 from smolora_recipes.core.errors import Problem, UserInputError, problem_at
 from smolora_recipes.core.paths import converted_models_dir
+from smolora_recipes.core.permissions import follow_umask
 from smolora_recipes.models.model_files import check_weight_files
 from smolora_recipes.models.runtime import choose_runtime
 from smolora_recipes.recipe.builtin_models import (
@@ -145,6 +146,7 @@ def _converted(gguf: Path, label: str, log: Any) -> tuple[Path, bool]:
     shutil.rmtree(staging, ignore_errors=True)
     try:
         _convert_gguf(gguf, staging)
+        follow_umask(staging)  # save_pretrained leaves the weights private (0600)
         files = {p.name: file_sha256(p) for p in sorted(staging.iterdir()) if p.is_file()}
         record = {"source": str(gguf), "sha256": digest, "files": files}
         (staging / _COMPLETE).write_text(json.dumps(record, indent=2))

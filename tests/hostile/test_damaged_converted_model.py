@@ -1,5 +1,6 @@
 """A converted model (GGUF dequantized once into SMOLORA_HOME/models) whose files changed after
-the conversion is converted again before anything uses it, whether `load` runs or is cached."""
+the conversion is converted again before anything uses it, whether `load` runs or is cached; its
+files get the user's umask (save_pretrained writes the weights 0600)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,20 @@ def test_a_damaged_converted_model_is_converted_again(
     assert (folder / "model.safetensors").read_bytes() == (
         tiny_model_dir / "model.safetensors"
     ).read_bytes()
+
+
+def test_a_converted_model_gets_the_users_umask(
+    tmp_path: Path, tiny_model_dir: Path, conversions: list[Path]
+) -> None:
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF stand-in")
+    recipe = write_tiny_recipe(tmp_path, tiny_model_dir, model=f"model:\n  base: {gguf}\n")
+    assert (tiny_model_dir / "model.safetensors").stat().st_mode & 0o777 == 0o600  # as written
+    previous = os.umask(0o022)
+    try:
+        state = run_load(recipe, None, [])
+    finally:
+        os.umask(previous)
+    folder = Path(state.results.load.folder)
+    modes = {path.name: path.stat().st_mode & 0o777 for path in folder.iterdir()}
+    assert set(modes.values()) == {0o644} and "model.safetensors" in modes
