@@ -37,6 +37,7 @@ from smolora_recipes.recipe.shared_rules import (
     escape_problem,
     output_escape_problems,
     remote_code_problems,
+    source_escape_problems,
 )
 from smolora_recipes.recipe.yaml_source import (
     FieldPath,
@@ -104,6 +105,7 @@ def load_recipe(
         data["name"] = _INVALID_NAME_CHARS.sub("-", top.stem).strip("-.") or "recipe"
         origins[("name",)] = Origin("default", detail="from the file name")
     problems.extend(_resolve_paths(data, origins, top))
+    problems.extend(source_escape_problems(data, origins, top.parent, _locator(origins, top)))
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as error:

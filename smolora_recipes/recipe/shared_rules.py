@@ -5,6 +5,7 @@ outside its repository (fetched from git)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,71 @@ def output_escape_problems(data: dict[str, Any], origins: dict[FieldPath, Origin
                 )
             )
     return problems
+
+
+def source_escape_problems(
+    data: dict[str, Any],
+    origins: dict[FieldPath, Origin],
+    top_dir: Path,
+    locate: Callable[[FieldPath], Location],
+) -> list[Problem]:
+    """What data sources may not name: an absolute `glob` (it is matched inside `path`), and in
+    a recipe fetched from git, anything outside its checkout: a `glob` climbing out with `..`
+    (where `**` may stand for any depth), or an `hf` source naming a local folder outside it.
+    Runs after the paths were resolved."""
+    sources = data.get("data", {}).get("sources") if isinstance(data.get("data"), dict) else None
+    problems: list[Problem] = []
+    for index, source in enumerate(sources if isinstance(sources, list) else []):
+        if not isinstance(source, dict):
+            continue
+        here: FieldPath = ("data", "sources", index)
+        if source.get("type") == "text_files":
+            problems.extend(_glob_problems(source, here, origins, locate))
+        elif source.get("type") == "hf" and isinstance(source.get("name"), str):
+            origin = origins.get((*here, "name"), Origin("default"))
+            checkout, name = origin.checkout(), source["name"]
+            if checkout is None:
+                continue
+            target = Path(os.path.normpath(origin.base_dir(top_dir) / user_path(name)))
+            if name.startswith((".", "/", "~")) or "/.." in name or target.is_dir():
+                field = (*here, "name")
+                problem = escape_problem(name, target, checkout, locate(field), path_text(field))
+                problems.extend([problem] if problem else [])
+    return problems
+
+
+def _glob_problems(
+    source: dict[str, Any],
+    here: FieldPath,
+    origins: dict[FieldPath, Origin],
+    locate: Callable[[FieldPath], Location],
+) -> list[Problem]:
+    pattern = source.get("glob", "**/*.txt")
+    folder = source.get("path")
+    if not isinstance(pattern, str) or not isinstance(folder, str):
+        return []  # the schema reports wrong types
+    field = (*here, "glob")
+    if pattern.startswith(("/", "~")) or Path(pattern).is_absolute():
+        return [
+            Problem(
+                f"{pattern!r} is an absolute pattern; `glob` is matched inside `path`",
+                locate(field),
+                path_text(field),
+                hint="give a pattern relative to the folder, e.g. '**/*.md', and the folder as "
+                "`path`",
+            )
+        ]
+    written_at = (origins.get(field), origins.get((*here, "path")))
+    checkouts = [origin.checkout() for origin in written_at if origin is not None]
+    checkout = next((found for found in checkouts if found is not None), None)
+    if checkout is None or ".." not in Path(pattern).parts:
+        return []  # links leaving a checkout are refused when it is fetched
+    return [
+        Problem(
+            f"{pattern!r} climbs out of `path` with '..'",
+            locate(field),
+            path_text(field),
+            hint=f"a recipe fetched from git reads only files of its own commit "
+            f"({checkout.name[:SHORT_COMMIT]}); match files below `path`",
+        )
+    ]
