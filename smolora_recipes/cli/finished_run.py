@@ -25,7 +25,8 @@ def report(run_dir: str) -> None:
     """Re-render report.md and report.html of a run from its report.json."""
     from smolora_recipes.report.files import load_report, write_report_files
 
-    for path in write_report_files(Path(run_dir), load_report(Path(run_dir))):
+    report = load_report(Path(run_dir))
+    for path in write_report_files(Path(run_dir), report, names=("report.md", "report.html")):
         click.echo(f"wrote {path}")
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 MAX_VALUE_SIZE = 1_000_000  # items or characters one `*` may build; a record is never bigger
@@ -160,9 +160,15 @@ def template_syntax_problem(source: str, expression: bool = False) -> str | None
     try:
         if expression:
             sandbox().compile_expression(filter_expression(source))
-        else:
-            sandbox().parse(source)
+            return None
+        tree = sandbox().parse(source)
     except TemplateSyntaxError as error:
         kind = "expression" if expression else "template"
         return f"does not parse as a Jinja {kind} (its line {error.lineno}): {error.message}"
+    for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        tag = type(node).__name__.lower().replace("fromimport", "from ... import")
+        return (
+            f"uses {{% {tag} %}} (its line {node.lineno}): a template here is one piece of "
+            "text and cannot load other templates"
+        )
     return None

@@ -131,8 +131,8 @@ def _read_jsonl(
         if not text.strip():
             continue
         try:
-            value = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as error:
+            value = _parsed_json(text)
+        except (ValueError, RecursionError) as error:
             policy.handle(
                 data_error(
                     f"expected a JSON object ({_json_reason(error)})",
@@ -163,8 +163,8 @@ def _read_json(
     shown, where = shown_path(source.path, base_dir), display_path(source.path)
     text = "".join(line for _, line in _whole_file_lines(source.path, "utf-8", field, policy))
     try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as error:
+        value = _parsed_json(text)
+    except (ValueError, RecursionError) as error:
         line = error.lineno if isinstance(error, json.JSONDecodeError) else 0
         raise data_error(
             f"not valid JSON ({_json_reason(error)})", where, line, field=field
@@ -198,9 +198,26 @@ def _read_json(
             )
 
 
-def _json_reason(error: json.JSONDecodeError | RecursionError) -> str:
-    """Why text is not usable JSON: the parser's message, or too deep nesting (a bomb)."""
-    return error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
+def _parsed_json(text: str) -> Any:
+    """`json.loads`, refusing what JSON escapes can smuggle in but text cannot hold: a lone
+    surrogate (`\\ud800`) parses, then fails when written or tokenized (ValueError here)."""
+    value = json.loads(text)
+    if "\\u" in text:  # only \uXXXX escapes make surrogates; checked only where they occur
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a \\uXXXX escape gives a lone surrogate, not a character") from None
+    return value
+
+
+def _json_reason(error: ValueError | RecursionError) -> str:
+    """Why text is not usable JSON: the parser's message, too deep nesting (a bomb), or what
+    else made it unusable (a number of over 4,300 digits, a lone surrogate)."""
+    if isinstance(error, json.JSONDecodeError):
+        return error.msg
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    return str(error).split(";")[0]
 
 
 def _read_delimited(

@@ -60,7 +60,7 @@ def tokenize_batch(batch: dict[str, list[Any]], tokenizer: Any, options: Tokeniz
         "outcome": [],
     }
     contents = [json.loads(payload) for payload in batch["payload"]]
-    tokens = batch_tokens(contents, tokenizer, options)
+    tokens = batch_tokens(contents, batch["origin"], tokenizer, options)
     for source, origin, (ids, mask) in zip(batch["source"], batch["origin"], tokens, strict=True):
         for piece_ids, piece_mask, outcome in apply_length_policy(ids, mask, origin, options):
             out["input_ids"].append(piece_ids)
@@ -72,11 +72,14 @@ def tokenize_batch(batch: dict[str, list[Any]], tokenizer: Any, options: Tokeniz
 
 
 def batch_tokens(
-    contents: list[dict[str, Any]], tokenizer: Any, options: TokenizeOptions
+    contents: list[dict[str, Any]], origins: list[str], tokenizer: Any, options: TokenizeOptions
 ) -> list[tuple[list[int], list[int]]]:
     """Token ids and loss masks of a batch of examples (texts are tokenized in one call)."""
     if options.fmt == "chat":
-        return [chat_tokens(c["messages"], tokenizer, options.train_on) for c in contents]
+        return [
+            _conversation_tokens(c["messages"], origin, tokenizer, options.train_on)
+            for c, origin in zip(contents, origins, strict=True)
+        ]
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     if options.fmt == "completion":
         prompts = tokenizer([c["prompt"] for c in contents])["input_ids"]
@@ -114,16 +117,41 @@ def apply_length_policy(
         return [(ids[:limit], mask[:limit], TRUNCATED)]
     if options.over_length == "drop":
         return []
-    file, _, line = origin.rpartition(":")
-    location = Location(file, int(line)) if line.isdecimal() else Location(origin, literal=True)
     raise UserInputError(
         Problem(
             f"this example has {len(ids)} tokens, more than sft.max_length ({limit})",
-            location,
+            _location(origin),
             "sft.over_length",
             "raise sft.max_length, or set sft.over_length to split (text), truncate or drop",
         )
     )
+
+
+def _location(origin: str) -> Location:
+    """Where an example came from (`data/train.jsonl:12`), as a problem location."""
+    file, _, line = origin.rpartition(":")
+    return Location(file, int(line)) if line.isdecimal() else Location(origin, literal=True)
+
+
+def _conversation_tokens(
+    messages: list[dict[str, str]], origin: str, tokenizer: Any, train_on: str
+) -> tuple[list[int], list[int]]:
+    """`chat_tokens`, with a chat template's failure (its sandbox refusing, an error it raises)
+    located at the conversation it failed on."""
+    from jinja2 import TemplateError
+
+    try:
+        return chat_tokens(messages, tokenizer, train_on)
+    except TemplateError as error:
+        raise UserInputError(
+            Problem(
+                f"the chat template failed on this conversation: {error}",
+                _location(origin),
+                "data.chat_template",
+                "a chat template reads `messages` (role, content) and may not touch Python "
+                "internals; check `data.chat_template`, or the model's own template",
+            )
+        ) from None
 
 
 def render_chat(

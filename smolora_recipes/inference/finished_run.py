@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from smolora_recipes.core.errors import Location, Problem, UserInputError
+from smolora_recipes.models.model_files import check_weight_files
 from smolora_recipes.models.runtime import Runtime, load_model, load_tokenizer, quiet_libraries
 
 
@@ -35,19 +36,22 @@ def open_finished_run(run_dir: Path) -> FinishedRun:
                 hint="pass a folder such as runs/quickstart/latest",
             )
         )
-    recipe = yaml.safe_load(resolved.read_text(encoding="utf-8"))
-    info = json.loads(model_json.read_text(encoding="utf-8"))
-    trust = bool(info.get("trust_remote_code"))
-    runtime = Runtime(**info["runtime"])
-    chat = recipe.get("data", {}).get("format") == "chat"
+    recipe = _read(resolved, yaml.safe_load)
+    info = _read(model_json, json.loads)
+    try:
+        trust = bool(info.get("trust_remote_code"))
+        runtime = Runtime(**info["runtime"])
+        chat = recipe.get("data", {}).get("format") == "chat"
+        base_folder = Path(info["folder"])
+    except (AttributeError, KeyError, TypeError) as error:
+        raise _damaged(run_dir, f"model.json or recipe.resolved.yaml lacks {error}") from None
     merged, adapter = run_dir / "merged", run_dir / "adapter"
     import transformers  # noqa: F401  (imported here so its progress bars can be silenced)
 
     quiet_libraries()
     if merged.is_dir():
-        return FinishedRun(
-            load_model(merged, runtime, trust), load_tokenizer(merged, trust), chat, "merged"
-        )
+        model, tokenizer = _loaded(merged, merged, runtime, trust)
+        return FinishedRun(model, tokenizer, chat, "merged")
     if not adapter.is_dir():
         raise UserInputError(
             Problem(
@@ -58,6 +62,37 @@ def open_finished_run(run_dir: Path) -> FinishedRun:
         )
     from peft import PeftModel
 
-    base = load_model(Path(info["folder"]), runtime, trust)
-    model = PeftModel.from_pretrained(base, adapter).eval()
-    return FinishedRun(model, load_tokenizer(adapter, trust), chat, "base + adapter")
+    base, tokenizer = _loaded(base_folder, adapter, runtime, trust)
+    try:
+        model = PeftModel.from_pretrained(base, adapter).eval()
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise _damaged(adapter, f"{type(error).__name__}: {error}") from None
+    return FinishedRun(model, tokenizer, chat, "base + adapter")
+
+
+def _read(path: Path, parse: Any) -> Any:
+    """A run's record file, parsed; a damaged one is a located error, not a crash."""
+    try:
+        return parse(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        raise _damaged(path, f"{type(error).__name__}: {error}") from None
+
+
+def _loaded(model: Path, tokenizer: Path, runtime: Runtime, trust: bool) -> tuple[Any, Any]:
+    """The model in `model` (weights checked first) and the tokenizer in `tokenizer`."""
+    check_weight_files(model)
+    try:
+        return load_model(model, runtime, trust), load_tokenizer(tokenizer, trust)
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise _damaged(model, f"{type(error).__name__}: {str(error).splitlines()[0]}") from None
+
+
+def _damaged(path: Path, reason: str) -> UserInputError:
+    return UserInputError(
+        Problem(
+            f"damaged run folder: {reason}",
+            Location(str(path)),
+            hint="its files were changed or cut short after the run; run the recipe again "
+            "(cached steps make that quick)",
+        )
+    )

@@ -61,7 +61,9 @@ class SamplesSection(Section):
     )
     top_p: float = Field(default=1.0, gt=0.0, le=1.0, description="Nucleus sampling threshold.")
     batch_size: int = Field(default=8, ge=1, description="Prompts generated together.")
-    seed: int = Field(default=0, description="Seed for sampling when temperature > 0.")
+    seed: int = Field(
+        default=0, ge=0, le=2**32 - 1, description="Seed for sampling when temperature > 0."
+    )
     compare_base: bool = Field(
         default=True, description="Also generate from the base model, for comparison."
     )

@@ -100,7 +100,9 @@ class DataSection(Section):
         lt=1.0,
         description="Fraction of examples held out to measure eval loss (0 disables).",
     )
-    seed: int = Field(default=42, description="Seed for sampling, weights and the eval split.")
+    seed: int = Field(
+        default=42, ge=0, le=2**32 - 1, description="Seed for sampling, weights and the eval split."
+    )
     num_proc: int = Field(
         default=1, ge=1, le=64, description="Processes that tokenize in parallel (`datasets.map`)."
     )

@@ -99,7 +99,7 @@ def load_recipe(
     drop_shared_outputs(data, origins)
     problems: list[Problem] = []
     for override in overrides:
-        problems.extend(_apply_override(data, origins, override))
+        problems.extend(_apply_override(data, origins, override, env))
     problems.extend(output_escape_problems(data, origins))
     if "name" not in data:
         data["name"] = _INVALID_NAME_CHARS.sub("-", top.stem).strip("-.") or "recipe"
@@ -242,7 +242,7 @@ def _deep_merge(
 
 
 def _apply_override(
-    data: dict[str, Any], origins: dict[FieldPath, Origin], override: str
+    data: dict[str, Any], origins: dict[FieldPath, Origin], override: str, env: Mapping[str, str]
 ) -> list[Problem]:
     """Apply one `section.key=value` override in place; return problems instead of raising."""
     where = Location(f"--set {override}", literal=True)
@@ -257,7 +257,7 @@ def _apply_override(
             )
         ]
     try:
-        value = parse_yaml_value(raw_value, where)
+        value = parse_yaml_value(raw_value, where, env)
     except RecipeError as error:
         return error.problems
     path: FieldPath = tuple(parts)
@@ -334,7 +334,17 @@ def _resolve_paths(
     locate = _locator(origins, top)
     for path, marker in list(marked_fields(data)):
         value = value_at(data, path)
-        if not isinstance(value, str) or not value:
+        if value == "":
+            problems.append(
+                Problem(
+                    "empty path",
+                    locate(path),
+                    path_text(path),
+                    hint="name a file or folder, relative to the recipe; or leave the key out",
+                )
+            )
+            continue
+        if not isinstance(value, str):
             continue  # the schema reports wrong types
         origin = origins.get(path, Origin("default"))
         base_dir = origin.base_dir(top_dir)

@@ -46,7 +46,10 @@ class SourceBase(Section):
         ),
     )
     seed: int | None = Field(
-        default=None, description="Seed for `shuffle` and `weight` sampling; `data.seed` if unset."
+        default=None,
+        ge=0,
+        le=2**32 - 1,
+        description="Seed for `shuffle` and `weight` sampling; `data.seed` if unset.",
     )
     weight: float = Field(
         default=1.0,

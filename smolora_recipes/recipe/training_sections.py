@@ -137,7 +137,9 @@ class SftSection(Section):
         description="Checkpoint every N steps so a killed run resumes where it stopped; 0: never.",
     )
     save_total_limit: int = Field(default=2, ge=1, description="Checkpoints kept (the newest).")
-    seed: int = Field(default=42, description="Seed for weight init, dropout and data order.")
+    seed: int = Field(
+        default=42, ge=0, le=2**32 - 1, description="Seed for weight init, dropout and data order."
+    )
 
     @field_validator("epochs")
     @classmethod

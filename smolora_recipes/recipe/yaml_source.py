@@ -37,8 +37,30 @@ _SAFE_TAGS = {
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
+class _NestedTooDeep(Exception):
+    """Raised by the composer at a node nested deeper than MAX_DEPTH."""
+
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__(mark)
+        self.mark = mark
+
+
 class _RecipeLoader(yaml.SafeLoader):
-    """SafeLoader that also reads `2e-4` (no dot) as a float, as people write learning rates."""
+    """SafeLoader that also reads `2e-4` (no dot) as a float, as people write learning rates,
+    and stops at a node nested deeper than MAX_DEPTH (the composer recurses: 500 nested `[`
+    would exhaust Python's stack before any later check)."""
+
+    depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        """Compose one node, counting how deeply it is nested (the top node is level 0)."""
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH + 1:
+                raise _NestedTooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _RecipeLoader.add_implicit_resolver(
@@ -89,6 +111,15 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str]) -> YamlDocument:
         raise RecipeError(_character_problem(text, error, file)) from None
     try:
         node = loader.get_single_node()
+    except _NestedTooDeep as error:
+        where = Location(file, error.mark.line + 1, error.mark.column + 1)
+        raise RecipeError(
+            Problem(
+                f"nested deeper than {MAX_DEPTH} levels",
+                where,
+                hint="a recipe is configuration: no setting nests this deep",
+            )
+        ) from None
     except yaml.MarkedYAMLError as error:
         raise RecipeError(_syntax_problem(error, file)) from None
     except yaml.YAMLError as error:
@@ -106,9 +137,10 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str]) -> YamlDocument:
     return document
 
 
-def parse_yaml_value(text: str, where: Location) -> Any:
-    """Parse a single YAML value given on the command line (`--set key=VALUE`)."""
-    document = parse_yaml(text, where.file, env={})
+def parse_yaml_value(text: str, where: Location, env: Mapping[str, str]) -> Any:
+    """Parse a single YAML value given on the command line (`--set key=VALUE`); `${env:NAME}`
+    in it reads `env`, as in a recipe file."""
+    document = parse_yaml(text, where.file, env)
     return document.data
 
 
@@ -152,6 +184,12 @@ class _Converter:
         return Location(self.document.file, mark.line + 1, mark.column + 1)
 
     def convert(self, node: Node, path: FieldPath, depth: int) -> Any:
+        if depth > MAX_DEPTH:  # aliases can nest deeper than the text (`&a [*a]` endlessly)
+            raise RecipeError(
+                Problem(
+                    f"nested deeper than {MAX_DEPTH} levels", self.location(node), path_text(path)
+                )
+            )
         self.count += 1
         if self.count > MAX_VALUES:
             raise RecipeError(
@@ -159,12 +197,6 @@ class _Converter:
                     f"recipe expands to more than {MAX_VALUES} values",
                     self.location(node),
                     hint="YAML aliases (*name) that repeat each other multiply; write it out",
-                )
-            )
-        if depth > MAX_DEPTH:
-            raise RecipeError(
-                Problem(
-                    f"nested deeper than {MAX_DEPTH} levels", self.location(node), path_text(path)
                 )
             )
         if isinstance(node, MappingNode):

@@ -49,11 +49,18 @@ class CacheEntry:
         return sum(item["bytes"] for item in self.manifest["files"])
 
     def uses(self) -> list[dict[str, str]]:
-        """The runs that used this entry, oldest first."""
+        """The runs that used this entry, oldest first (a line that is not a use record, such
+        as one torn by a killed run, is skipped: the record is bookkeeping, not content)."""
         path = self.path / USES
         if not path.is_file():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        found = []
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                use = json.loads(line)
+                if isinstance(use, dict) and isinstance(use.get("time"), str):
+                    found.append(use)
+        return found
 
     def last_used(self) -> str:
         """ISO time of the last run that used the entry (its creation if none)."""
