@@ -24,6 +24,8 @@ FieldPath = tuple[str | int, ...]
 MAX_RECIPE_BYTES = 1_000_000  # a recipe is configuration; anything bigger is a mistake or an attack
 MAX_VALUES = 50_000  # total values after alias expansion (stops "billion laughs")
 MAX_DEPTH = 40
+COMPOSE_DEPTH = 4 * MAX_DEPTH  # the composer's own stop (3 stack frames a level); up to it, the
+# converter's check names the field too
 
 _SCIENTIFIC_FLOAT = re.compile(r"^[-+]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)[eE][-+]?\d+$")
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
@@ -47,8 +49,8 @@ class _NestedTooDeep(Exception):
 
 class _RecipeLoader(yaml.SafeLoader):
     """SafeLoader that also reads `2e-4` (no dot) as a float, as people write learning rates,
-    and stops at a node nested deeper than MAX_DEPTH (the composer recurses: 500 nested `[`
-    would exhaust Python's stack before any later check)."""
+    and stops at a node nested deeper than COMPOSE_DEPTH (the composer recurses: 500 nested
+    `[` would exhaust Python's stack before any later check)."""
 
     depth = 0
 
@@ -56,7 +58,7 @@ class _RecipeLoader(yaml.SafeLoader):
         """Compose one node, counting how deeply it is nested (the top node is level 0)."""
         self.depth += 1
         try:
-            if self.depth > MAX_DEPTH + 1:
+            if self.depth > COMPOSE_DEPTH:
                 raise _NestedTooDeep(self.peek_event().start_mark)
             return super().compose_node(parent, index)
         finally:
