@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smolora_recipes.core.errors import Location, Problem, UserInputError
+from smolora_recipes.core.sandbox import RENDER_SECONDS, RenderTimeout, time_limit
 from smolora_recipes.recipe.schema import Recipe
 
 KEPT, SPLIT, SPLIT_PIECE, TRUNCATED = range(4)
@@ -141,11 +142,15 @@ def _conversation_tokens(
     from jinja2 import TemplateError
 
     try:
-        return chat_tokens(messages, tokenizer, train_on)
-    except TemplateError as error:
+        with time_limit(RENDER_SECONDS):
+            return chat_tokens(messages, tokenizer, train_on)
+    except (TemplateError, RenderTimeout) as error:
+        reason = (
+            f"took longer than {RENDER_SECONDS:g} s" if isinstance(error, RenderTimeout) else error
+        )
         raise UserInputError(
             Problem(
-                f"the chat template failed on this conversation: {error}",
+                f"the chat template failed on this conversation: {reason}",
                 _location(origin),
                 "data.chat_template",
                 "a chat template reads `messages` (role, content) and may not touch Python "

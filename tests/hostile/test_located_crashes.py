@@ -105,18 +105,28 @@ def test_a_template_cannot_load_other_templates(write: WriteFiles, tag: str) -> 
     assert "cannot load other templates" in err
 
 
-def test_a_chat_template_refused_by_its_sandbox_names_the_conversation(
-    tmp_path: Path, tiny_model_dir: Path
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("{{ messages.__class__.__mro__ }}", "unsafe"),
+        (
+            "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+            "took longer than 2 s",
+        ),
+    ],
+)
+def test_a_chat_template_refused_or_stopped_names_the_conversation(
+    tmp_path: Path, tiny_model_dir: Path, template: str, reason: str
 ) -> None:
     data = (
         "data:\n  sources: [{type: jsonl, path: data/train.jsonl}]\n  format: chat\n"
-        '  chat_template: "{{ messages.__class__.__mro__ }}"\n'
+        f'  chat_template: "{template}"\n'
     )
     recipe = write_tiny_recipe(tmp_path, tiny_model_dir, data=data)
     code, _, err = invoke("preview", str(recipe))
     assert code == 2
     assert re.search(r"data/train\.jsonl:\d+: data\.chat_template: the chat template failed", err)
-    assert "unsafe" in err and "internal error" not in err
+    assert reason in err and "internal error" not in err
 
 
 def test_a_torn_line_in_a_cache_entrys_use_record_is_skipped(

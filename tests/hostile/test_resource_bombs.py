@@ -7,13 +7,14 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from jinja2.defaults import DEFAULT_FILTERS
 
 from smolora_recipes.data import readers
 from smolora_recipes.data.records import DataError, ErrorPolicy, Record
 from smolora_recipes.data.templates import RecordTemplate
 from smolora_recipes.recipe.data_section import DataSection
 from smolora_recipes.recipe.sources import JsonlSource
-from tests.conftest import invoke
+from tests.conftest import MINIMAL_RECIPE, WriteFiles, invoke
 
 
 def test_a_1_gb_single_line_data_file_is_refused_reading_one_bounded_line(
@@ -42,6 +43,19 @@ def test_a_template_that_loops_forever_is_stopped_after_2_seconds() -> None:
         template.render(Record({"text": "x"}, "d.jsonl:7"))
 
 
+DOUBLING = (  # a namespace carries a value across loop turns: 2**40 characters if unbounded
+    "{{% set ns = namespace(s='ab', l=['x']) %}}{{% for i in range(40) %}}{step}{{% endfor %}}"
+)
+DOUBLING_STEPS = (
+    "{% set ns.s = ns.s ~ ns.s %}",
+    "{% set ns.s = ns.s + ns.s %}",
+    "{% set ns.s = ns.s|replace('a', 'aa') %}",
+    "{% set ns.s = ns.s.replace('a', 'aa') %}",
+    "{% set ns.l = ns.l + ns.l %}",
+    "{{ ns.l.extend(ns.l) }}",
+)
+
+
 @pytest.mark.parametrize(
     "source",
     [
@@ -58,6 +72,9 @@ def test_a_template_that_loops_forever_is_stopped_after_2_seconds() -> None:
             "{{ '%*s'|format(10**9, 1) }}",
         ),
         "{{ '{:{w}}'.format(1, w=10**9) }}",
+        *("{{ ['x']|batch(400000000, 'y')|list|length }}", "{{ ['x']|slice(10**8)|list }}"),
+        *(DOUBLING.format(step=step) for step in DOUBLING_STEPS),
+        "{% set a = 'x' * 1000000 %}" + "".join("{% set a = a ~ a %}" for _ in range(7)),
     ],
 )
 def test_templates_cannot_build_huge_values(source: str) -> None:
@@ -75,6 +92,25 @@ def test_ordinary_arithmetic_and_repetition_still_work() -> None:
         template.render(Record({"n": 21}, "d.jsonl:1"))
         == "--- 1024 42   3.1   7   ab   1-2 12345678901"
     )
+
+
+def test_validation_compiles_filters_and_templates_without_running_them(
+    write: WriteFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[object] = []
+    real = DEFAULT_FILTERS["batch"]
+    monkeypatch.setitem(DEFAULT_FILTERS, "batch", lambda *a, **k: calls.append(a) or real(*a, **k))
+    bomb = "('x'|batch(3, 'y')|list|length) > 0"  # constant: compiling may not run it
+    source = f'path: data/train.jsonl\n      filter: "{bomb}"'
+    recipe = write(
+        "r.yaml",
+        MINIMAL_RECIPE.replace("path: data/train.jsonl", source),
+        "data/train.jsonl",
+        '{"text": "a"}\n',
+    )
+    code, _, err = invoke("validate", str(recipe))
+    assert code == 0, err
+    assert calls == []  # Jinja's optimizer folds (runs) constant expressions while compiling
 
 
 def test_an_oversized_recipe_is_refused_before_parsing(tmp_path: Path) -> None:
