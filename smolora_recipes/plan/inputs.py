@@ -7,6 +7,7 @@ import importlib.metadata
 from pathlib import Path
 from typing import Any
 
+from smolora_recipes.core.errors import Problem, UserInputError
 from smolora_recipes.data.readers import local_dataset_folder
 from smolora_recipes.recipe.builtin_models import BUILTIN_MODELS, classify_model
 from smolora_recipes.recipe.canonical import canonical_data, portable_path
@@ -84,6 +85,15 @@ def _model_identity(base: str, loaded: LoadedRecipe) -> dict[str, str] | None:
             "sha256": _wheel_file_sha256(model.distribution, model.filename),
         }
     assert ref.path is not None
+    if ref.path.is_dir() and not (ref.path / "config.json").is_file():  # before hashing it all
+        raise UserInputError(
+            Problem(
+                f"{ref.path} is not a model folder (no config.json), so it is not read",
+                loaded.origin_of(("model", "base")).location,
+                "model.base",
+                hint="point at a folder written by save_pretrained, or at a .gguf file",
+            )
+        )
     return {"path": portable_path(str(ref.path), loaded.base_dir), "sha256": path_sha256(ref.path)}
 
 

@@ -40,8 +40,10 @@ from smolora_recipes.recipe.shared_rules import (
     source_escape_problems,
 )
 from smolora_recipes.recipe.yaml_source import (
+    MAX_RECIPE_BYTES,
     FieldPath,
     YamlDocument,
+    oversized_recipe,
     parse_yaml,
     parse_yaml_value,
     path_text,
@@ -135,7 +137,10 @@ def _read_document(file: Path, env: Mapping[str, str], where: Location | None) -
                 hint="paths in `extends` are relative to the recipe that names them",
             )
         )
-    raw = file.read_bytes()
+    with file.open("rb") as handle:  # never more than the limit, however large the file
+        raw = handle.read(MAX_RECIPE_BYTES + 1)
+    if len(raw) > MAX_RECIPE_BYTES:
+        raise RecipeError(oversized_recipe(shown))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -97,16 +97,19 @@ class YamlDocument:
     env_vars: dict[FieldPath, str] = field(default_factory=dict)
 
 
+def oversized_recipe(file: str) -> Problem:
+    """The problem of a recipe file larger than MAX_RECIPE_BYTES."""
+    return Problem(
+        f"file is larger than {MAX_RECIPE_BYTES // 1000} kB; a recipe is configuration",
+        Location(file),
+        hint="keep data in data files and name them from `data.sources`",
+    )
+
+
 def parse_yaml(text: str, file: str, env: Mapping[str, str]) -> YamlDocument:
     """Parse one YAML document into plain data with positions; raise RecipeError on any problem."""
     if len(text.encode("utf-8", errors="replace")) > MAX_RECIPE_BYTES:
-        raise RecipeError(
-            Problem(
-                f"file is larger than {MAX_RECIPE_BYTES // 1000} kB; a recipe is configuration",
-                Location(file),
-                hint="keep data in data files and name them from `data.sources`",
-            )
-        )
+        raise RecipeError(oversized_recipe(file))
     try:  # the reader refuses control characters up front
         loader = _RecipeLoader(text)
     except yaml.reader.ReaderError as error:

@@ -12,6 +12,7 @@ from jinja2.defaults import DEFAULT_FILTERS
 from smolora_recipes.data import readers
 from smolora_recipes.data.records import DataError, ErrorPolicy, Record
 from smolora_recipes.data.templates import RecordTemplate
+from smolora_recipes.plan import inputs
 from smolora_recipes.recipe.data_section import DataSection
 from smolora_recipes.recipe.sources import JsonlSource
 from tests.conftest import MINIMAL_RECIPE, WriteFiles, invoke
@@ -111,6 +112,29 @@ def test_validation_compiles_filters_and_templates_without_running_them(
     code, _, err = invoke("validate", str(recipe))
     assert code == 0, err
     assert calls == []  # Jinja's optimizer folds (runs) constant expressions while compiling
+
+
+def test_a_sparse_3_gb_recipe_is_refused_reading_no_more_than_the_limit(tmp_path: Path) -> None:
+    recipe = tmp_path / "sparse.yaml"
+    with recipe.open("wb") as handle:
+        handle.truncate(3 * 2**30)  # sparse: no disk used
+    tracemalloc.start()
+    code, _, err = invoke("validate", str(recipe))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert code == 2 and "sparse.yaml: file is larger than 1000 kB" in err
+    assert peak < 16 * 2**20  # it read 1 MB, not 3 GB
+
+
+def test_a_model_base_that_is_no_model_folder_is_refused_before_hashing(
+    minimal: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed: list[Path] = []
+    monkeypatch.setattr(inputs, "path_sha256", lambda path: hashed.append(path) or "0" * 64)
+    code, _, err = invoke("plan", str(minimal), "--set", f"model.base={minimal.parent}")
+    assert code == 2
+    assert f"model.base: {minimal.parent} is not a model folder (no config.json)" in err
+    assert minimal.parent not in hashed
 
 
 def test_an_oversized_recipe_is_refused_before_parsing(tmp_path: Path) -> None:
