@@ -108,7 +108,7 @@ def serve(run_dir: str, host: str, port: int, batch_size: int) -> None:
     client at http://HOST:PORT/v1."""
     from smolora_recipes.core.errors import Location, Problem, UserInputError
     from smolora_recipes.inference.finished_run import open_finished_run
-    from smolora_recipes.inference.serve import make_server
+    from smolora_recipes.inference.serve import make_server, serve_until_stopped
 
     folder = Path(run_dir).resolve()
     finished = open_finished_run(folder)
@@ -124,10 +124,10 @@ def serve(run_dir: str, host: str, port: int, batch_size: int) -> None:
             )
         ) from None
     address = f"http://{host}:{server.server_port}/v1"
-    click.echo(f"serving {name} ({finished.source} model) at {address}; Ctrl-C stops", err=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    click.echo(
+        f"serving {name} ({finished.source} model) at {address}; Ctrl-C or SIGTERM stops "
+        "(requests in progress finish first)",
+        err=True,
+    )
+    if not serve_until_stopped(server):
+        click.echo("stopped with requests still in progress after the grace period", err=True)

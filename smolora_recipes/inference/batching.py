@@ -18,6 +18,10 @@ from smolora_recipes.inference.generation import Completion, GenerationSettings,
 _DONE = object()  # end of a streamed answer
 
 
+class QueueFull(Exception):
+    """More requests are waiting than the generator queues (the server answers 429)."""
+
+
 @dataclass
 class _Job:
     """Prompts to answer with one set of settings; streamed jobs carry one prompt."""
@@ -31,9 +35,10 @@ class _Job:
 class Generator:
     """The generating thread: runs queued jobs, batching compatible non-streamed ones."""
 
-    def __init__(self, finished: FinishedRun, batch_size: int) -> None:
+    def __init__(self, finished: FinishedRun, batch_size: int, max_queued: int = 0) -> None:
         self.finished = finished
         self.batch_size = batch_size
+        self.max_queued = max_queued  # 0: unbounded
         self.jobs: queue.Queue[_Job] = queue.Queue()
         self.batches_run = 0  # how many generate calls served the jobs (for tests and logs)
         threading.Thread(target=self._work, daemon=True, name="smolora-generate").start()
@@ -41,7 +46,7 @@ class Generator:
     def answer(self, texts: list[str], settings: GenerationSettings) -> list[Completion]:
         """Completions for `texts` (waits while earlier jobs run)."""
         job = _Job(texts, settings)
-        self.jobs.put(job)
+        self._enqueue(job)
         return job.result.result()
 
     def stream(
@@ -50,7 +55,7 @@ class Generator:
         """Pieces of the answer to `text` as they are generated, and the finished answer (its
         future raises a generation error once the pieces are consumed)."""
         job = _Job([text], settings, pieces=queue.Queue())
-        self.jobs.put(job)
+        self._enqueue(job)
 
         def pieces() -> Iterator[str]:
             assert job.pieces is not None
@@ -59,29 +64,42 @@ class Generator:
 
         return pieces(), job.result
 
+    def _enqueue(self, job: _Job) -> None:
+        """Queue a job, or raise QueueFull when `max_queued` jobs already wait."""
+        if self.max_queued and self.jobs.qsize() >= self.max_queued:
+            raise QueueFull
+        self.jobs.put(job)
+
     def _work(self) -> None:
         while True:
             job = self.jobs.get()
             if job.pieces is not None:
                 self._run_streamed(job)
                 continue
-            batch = [job, *self._compatible_waiting(job)]
-            texts = [text for member in batch for text in member.texts]
-            try:
-                done = complete(
-                    self.finished.model,
-                    self.finished.tokenizer,
-                    texts,
-                    _with_batch(job.settings, self.batch_size),
-                )
-            except Exception as error:  # every waiting request gets the error
+            self._run_batch([job, *self._compatible_waiting(job)])
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        """Generate a batch of jobs together; when that fails, each job alone, so a job that
+        cannot be generated fails by itself, not the requests batched with it."""
+        texts = [text for member in batch for text in member.texts]
+        try:
+            done = complete(
+                self.finished.model,
+                self.finished.tokenizer,
+                texts,
+                _with_batch(batch[0].settings, self.batch_size),
+            )
+        except Exception as error:
+            if len(batch) > 1:
                 for member in batch:
-                    member.result.set_exception(error)
-                continue
-            self.batches_run += 1
-            for member in batch:
-                member.result.set_result(done[: len(member.texts)])
-                done = done[len(member.texts) :]
+                    self._run_batch([member])
+            else:
+                batch[0].result.set_exception(error)
+            return
+        self.batches_run += 1
+        for member in batch:
+            member.result.set_result(done[: len(member.texts)])
+            done = done[len(member.texts) :]
 
     def _compatible_waiting(self, first: _Job) -> list[_Job]:
         """Queued non-streamed jobs with the same settings, up to the batch size in prompts."""

@@ -3,75 +3,34 @@
 Endpoints: `GET /v1/models`, `POST /v1/completions`, `POST /v1/chat/completions` (with
 `stream: true` as server-sent events), so existing OpenAI clients work unchanged against
 `http://127.0.0.1:PORT/v1`. One model, one generating thread: requests that arrive while it is
-busy are queued and batched together (serve_batching.py).
+busy are queued and batched together (batching.py). Every request gets an HTTP answer, errors
+in OpenAI's shape: a body over `MAX_BODY_BYTES` 413, a bad parameter 400 (requests.py), a full
+queue 429, anything unexpected 500.
 """
 
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from smolora_recipes.inference.batching import Generator
+from smolora_recipes.inference.batching import Generator, QueueFull
 from smolora_recipes.inference.finished_run import FinishedRun
-from smolora_recipes.inference.generation import Completion, GenerationSettings
+from smolora_recipes.inference.generation import Completion
+from smolora_recipes.inference.requests import RequestError, cut_at_stop, parse_request
 
-DEFAULT_MAX_TOKENS = 256
-
-
-class RequestError(ValueError):
-    """A request the API rejects with 400, naming the parameter."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
-
-
-def settings_from(body: dict[str, Any], seed: int) -> GenerationSettings:
-    """Generation settings from an OpenAI request body (validated)."""
-    limit = body.get("max_completion_tokens", body.get("max_tokens", DEFAULT_MAX_TOKENS))
-    temperature = body.get("temperature", 0.0) or 0.0
-    top_p = body.get("top_p", 1.0) or 1.0
-    if not isinstance(limit, int) or limit < 1:
-        raise RequestError("max_tokens must be a positive integer", "max_tokens")
-    if not isinstance(temperature, int | float) or not 0 <= temperature <= 2:
-        raise RequestError("temperature must be a number from 0 to 2", "temperature")
-    if not isinstance(top_p, int | float) or not 0 < top_p <= 1:
-        raise RequestError("top_p must be a number in (0, 1]", "top_p")
-    if body.get("n", 1) != 1:
-        raise RequestError("only n = 1 is supported", "n")
-    return GenerationSettings(
-        max_new_tokens=limit,
-        temperature=float(temperature),
-        top_p=float(top_p),
-        seed=int(body.get("seed", seed)),
-    )
-
-
-def prompt_texts(body: dict[str, Any], finished: FinishedRun, chat: bool) -> list[str]:
-    """The model inputs a request asks for: the chat template applied to `messages`, or the
-    raw `prompt` (a string or a list of strings)."""
-    if chat:
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise RequestError("messages must be a non-empty list", "messages")
-        for message in messages:
-            if not isinstance(message, dict) or not isinstance(message.get("content"), str):
-                raise RequestError("each message needs a role and a text content", "messages")
-        from smolora_recipes.data.tokenize import render_chat
-
-        clean = [{"role": m.get("role", "user"), "content": m["content"]} for m in messages]
-        return [render_chat(finished.tokenizer, clean, generation=True, tokenize=False)]
-    prompt = body.get("prompt")
-    prompts = [prompt] if isinstance(prompt, str) else prompt
-    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
-        raise RequestError("prompt must be a string or a list of strings", "prompt")
-    return prompts  # completions are raw text, as in the OpenAI API
+MAX_BODY_BYTES = 1_000_000  # a request body; prompts are text, not data uploads
+MAX_QUEUED = 64  # requests waiting for the generating thread; beyond it: 429
+READ_TIMEOUT_S = 30  # a client that sends its request slower than this is dropped
+LISTEN_BACKLOG = 128  # connections the kernel queues before accept: 50 clients at once fit
+GRACE_SECONDS = 30  # on SIGTERM, how long requests in progress may take to finish
 
 
 def completion_body(completions: list[Completion], model: str, chat: bool) -> dict[str, Any]:
@@ -105,14 +64,38 @@ def completion_body(completions: list[Completion], model: str, chat: bool) -> di
     }
 
 
+class InFlight:
+    """Counts requests being answered, so a stopping server can let them finish."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self.changed:
+            self.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self.changed:
+            self.count -= 1
+            self.changed.notify_all()
+
+    def wait_idle(self, seconds: float) -> bool:
+        """Wait until no request is in progress (at most `seconds`); True if none is."""
+        with self.changed:
+            return self.changed.wait_for(lambda: self.count == 0, timeout=seconds)
+
+
 @dataclass
 class ServedModel:
-    """What the server answers with: the finished run's model, its name, the default seed."""
+    """What the server answers with: the finished run's model, its name, the default seed,
+    and the requests in progress."""
 
     finished: FinishedRun
     generator: Generator
     name: str
     seed: int
+    in_flight: InFlight = field(default_factory=InFlight)
 
 
 class OpenAIHandler(BaseHTTPRequestHandler):
@@ -120,6 +103,7 @@ class OpenAIHandler(BaseHTTPRequestHandler):
 
     server_version = "smolora"
     protocol_version = "HTTP/1.1"
+    timeout = READ_TIMEOUT_S
 
     @property
     def served(self) -> ServedModel:
@@ -142,25 +126,42 @@ class OpenAIHandler(BaseHTTPRequestHandler):
             self._error(404, f"no such endpoint: POST {self.path}", "not_found")
             return
         chat, served = path.endswith("chat/completions"), self.served
-        try:
-            body = self._json_body()
-            texts = prompt_texts(body, served.finished, chat)
-            settings = settings_from(body, served.seed)
-            if body.get("stream"):
-                if len(texts) != 1:
-                    raise RequestError("stream needs a single prompt", "prompt")
-                self._stream(*served.generator.stream(texts[0], settings), chat)
+        with served.in_flight:
+            try:
+                request = parse_request(self._json_body(), served.finished, chat, served.seed)
+                if request.stream:
+                    self._stream(*served.generator.stream(request.texts[0], request.settings), chat)
+                    return
+                completions = served.generator.answer(request.texts, request.settings)
+            except RequestError as error:
+                self._error(error.status, str(error), "invalid_request_error", error.param)
                 return
-            completions = served.generator.answer(texts, settings)
-        except RequestError as error:
-            self._error(400, str(error), "invalid_request_error", error.param)
-            return
-        self._send(200, completion_body(completions, served.name, chat))
+            except QueueFull:
+                self._error(429, "the server is busy; retry shortly", "rate_limit_exceeded")
+                return
+            except Exception as error:  # an answer, never a dropped connection
+                self._error(500, f"{type(error).__name__}: {error}", "server_error")
+                return
+            if request.stop:
+                completions = [_stopped(done, request.stop) for done in completions]
+            self._send(200, completion_body(completions, served.name, chat))
 
     def _json_body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
+        """The request body as a JSON object; its declared length is checked before reading."""
+        declared = self.headers.get("Content-Length")
+        if declared is None or not declared.strip().isdecimal():
+            self.close_connection = True  # the body cannot be skipped: end the connection
+            raise RequestError("Content-Length must be a number of bytes", "Content-Length", 411)
+        length = int(declared)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise RequestError(
+                f"the body is {length} bytes; at most {MAX_BODY_BYTES} are accepted", None, 413
+            )
         try:
             body = json.loads(self.rfile.read(length) or b"{}")
+        except RecursionError:
+            raise RequestError("the body is nested too deeply") from None
         except ValueError as error:
             raise RequestError(f"the body is not JSON: {error}") from None
         if not isinstance(body, dict):
@@ -205,11 +206,42 @@ def make_server(
     finished: FinishedRun, model_name: str, host: str, port: int, batch_size: int, seed: int = 0
 ) -> ThreadingHTTPServer:
     """An HTTP server answering the OpenAI endpoints with `finished`'s model (not started)."""
-    generator = Generator(finished, batch_size)
-    server = ThreadingHTTPServer((host, port), OpenAIHandler)
+    generator = Generator(finished, batch_size, MAX_QUEUED)
+    server = _Server((host, port), OpenAIHandler)
     server.daemon_threads = True
     server.served = ServedModel(finished, generator, model_name, seed)  # type: ignore[attr-defined]
     return server
+
+
+def serve_until_stopped(server: ThreadingHTTPServer, grace_seconds: float = GRACE_SECONDS) -> bool:
+    """Serve until SIGTERM or Ctrl-C, then stop taking requests and let those in progress
+    finish (at most `grace_seconds`); True when none was cut off."""
+
+    def stop(signum: int, frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()  # not from this thread
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    finished = server.served.in_flight.wait_idle(grace_seconds)  # type: ignore[attr-defined]
+    server.server_close()
+    return finished
+
+
+class _Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer with a listen backlog for bursts of clients."""
+
+    request_queue_size = LISTEN_BACKLOG
+
+
+def _stopped(done: Completion, stop: list[str]) -> Completion:
+    """A completion cut at its first stop string (then it ended by `stop`)."""
+    text, found = cut_at_stop(done.text, stop)
+    return replace(done, text=text, stopped=done.stopped or found) if found else done
 
 
 def _response_id(chat: bool) -> str:
