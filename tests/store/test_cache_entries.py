@@ -1,0 +1,113 @@
+"""What a sealed cache entry records and what a lookup says when it refuses one: the manifest's
+fields, metrics of any JSON-able kind, replacement by a forced re-run, and the reason a
+damaged entry is dropped (content checked by default, each file named)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from smolora_recipes.store import hashing
+from smolora_recipes.store.cache import CACHE_VERSION, METRICS, StepCache
+from tests.store.test_cache import FP, make_entry
+
+
+def test_the_manifest_records_what_was_sealed(tmp_path: Path) -> None:
+    entry = make_entry(StepCache(tmp_path))
+    manifest = json.loads((entry.path / "manifest.json").read_text())
+    assert manifest == entry.manifest
+    created = manifest.pop("created")
+    assert created.endswith("+00:00") and len(created) == len("2026-12-05T08:00:00.000000+00:00")
+    weights = (entry.path / "adapter" / "weights.bin").read_bytes()
+    metrics = (entry.path / METRICS).read_bytes()
+    assert manifest == {
+        "cache_version": CACHE_VERSION,
+        "step": "train",
+        "fingerprint": FP,
+        "run": "r/1",
+        "files": [
+            {"path": "adapter/weights.bin", "bytes": len(weights), "sha256": _sha(weights)},
+            {"path": METRICS, "bytes": len(metrics), "sha256": _sha(metrics)},
+        ],
+    }
+    assert (entry.step, entry.fingerprint) == ("train", FP)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_metrics_of_any_kind_are_stored_as_json(tmp_path: Path) -> None:
+    cache = StepCache(tmp_path)
+    staging = cache.staging_dir("load", FP)
+    entry = cache.commit("load", FP, staging, {"folder": Path("/m"), "n": 2}, run="r/1")
+    assert entry.metrics() == {"folder": "/m", "n": 2}
+
+
+def test_a_forced_re_run_replaces_the_entry(tmp_path: Path) -> None:
+    cache = StepCache(tmp_path)
+    make_entry(cache, text="old")
+    again = make_entry(cache, text="new")
+    assert (again.path / "adapter" / "weights.bin").read_text() == "new"
+    found = cache.lookup("train", FP)
+    assert found is not None and found.fingerprint == FP
+
+
+def test_sealing_remembers_hashes_so_the_next_lookup_reads_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = StepCache(tmp_path)
+    make_entry(cache)
+    reads: list[str] = []
+    real = hashing._hash_file_now
+    monkeypatch.setattr(hashing, "_hash_file_now", lambda path: reads.append(path) or real(path))
+    assert cache.lookup("train", FP) is not None and reads == []
+
+
+def change(path: Path, data: bytes) -> None:
+    """Rewrite the file, keeping its mtime (as `cp -p` would)."""
+    before = path.stat()
+    path.write_bytes(data)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda e: change(e / "adapter/weights.bin", b"x"), "adapter/weights.bin has changed"),
+        (
+            lambda e: change(e / "adapter/weights.bin", b"xy"),
+            "adapter/weights.bin has changed size",
+        ),
+        (lambda e: (e / "adapter/weights.bin").unlink(), "adapter/weights.bin is missing"),
+        (lambda e: (e / METRICS).unlink(), "metrics.json is missing"),
+    ],
+)
+def test_a_damaged_entry_is_dropped_saying_why(tmp_path: Path, damage: object, reason: str) -> None:
+    cache = StepCache(tmp_path)
+    entry = make_entry(cache)
+    damage(entry.path)  # type: ignore[operator]
+    said: list[str] = []
+    assert cache.lookup("train", FP, warn=said.append) is None
+    assert not entry.path.exists()
+    assert said == [f"cache entry {FP[:12]} removed ({reason}); computing it again"]
+
+
+def test_a_folder_never_sealed_is_dropped_without_a_warning(tmp_path: Path) -> None:
+    cache = StepCache(tmp_path)
+    (tmp_path / "train" / FP).mkdir(parents=True)
+    said: list[str] = []
+    assert cache.lookup("train", FP, warn=said.append) is None and said == []
+    assert not (tmp_path / "train" / FP).exists()
+
+
+def test_listing_entries_checks_sizes_but_not_contents(tmp_path: Path) -> None:
+    cache = StepCache(tmp_path)
+    entry = make_entry(cache, text="w")
+    change(entry.path / "adapter/weights.bin", b"x")  # same size, other bytes
+    assert [found.path for found in cache.entries()] == [entry.path]  # `cache ls` stays cheap
+    assert cache.lookup("train", FP) is None  # a run checks the content
