@@ -78,10 +78,13 @@ def change(path: Path, data: bytes) -> None:
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [
-        (lambda e: change(e / "adapter/weights.bin", b"x"), "adapter/weights.bin has changed"),
+        (
+            lambda e: change(e / "adapter/weights.bin", b"x"),
+            "adapter/weights.bin has changed since it was sealed",
+        ),
         (
             lambda e: change(e / "adapter/weights.bin", b"xy"),
-            "adapter/weights.bin has changed size",
+            "adapter/weights.bin has changed size since it was sealed",
         ),
         (lambda e: (e / "adapter/weights.bin").unlink(), "adapter/weights.bin is missing"),
         (lambda e: (e / METRICS).unlink(), "metrics.json is missing"),
