@@ -259,11 +259,13 @@ def _checked_manifest(
         return None, ""
     if not isinstance(manifest, dict) or manifest.get("fingerprint") != fingerprint:
         return None, ""
-    if manifest.get("cache_version") != CACHE_VERSION:
+    if manifest.get("cache_version") != CACHE_VERSION or not isinstance(
+        manifest.get("files"), list
+    ):
         return None, ""
     if not (folder / METRICS).is_file():
         return None, f"{METRICS} is missing"
-    for item in manifest.get("files", []):
+    for item in manifest["files"]:
         path = folder / item["path"]
         if not path.is_file():
             return None, f"{item['path']} is missing"

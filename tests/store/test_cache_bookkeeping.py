@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from smolora_recipes.store.cache import USES, StepCache, parse_size
+from smolora_recipes.store.cache import USES, StepCache, choose_garbage, parse_size
 from tests.store.test_cache import make_entry
 
 DEAD_PID = 2**22 + 12345  # above Linux's pid_max: never a live process
@@ -112,3 +114,43 @@ def test_sizes_that_are_not_sizes(text: str) -> None:
     with pytest.raises(ValueError) as raised:
         parse_size(text)
     assert str(raised.value) == f"not a size: {text!r} (use e.g. 500MB, 20GB)"
+
+
+def test_a_live_processs_record_that_is_not_json_is_ignored(tmp_path: Path) -> None:
+    cache = StepCache(tmp_path)
+    (tmp_path / ".active").mkdir()
+    (tmp_path / ".active" / f"{os.getppid()}.json").write_text("[not json")
+    assert cache.in_use() == set()
+
+
+def test_gc_stops_as_soon_as_the_rest_fits(tmp_path: Path) -> None:
+    cache = StepCache(tmp_path)
+    entries = [make_entry(cache, c * 64, text="x" * 100) for c in "abc"]
+    for entry in entries[1:]:
+        cache.record_use(entry, "r/2")  # `a` is the least recently used, then `b`
+    total = sum(entry.size() for entry in entries)
+    assert choose_garbage(entries, keep_last=None, max_size=total) == []  # fits exactly
+    size = entries[0].size()
+    assert choose_garbage(entries, keep_last=None, max_size=total - size) == entries[:1]
+    assert choose_garbage(entries, keep_last=None, max_size=size + 1) == entries[:2]
+
+
+def test_gc_leaves_an_entry_another_process_is_writing(tmp_path: Path) -> None:
+    cache = StepCache(tmp_path)
+    entry = make_entry(cache)
+    script = (
+        "import sys, time; from pathlib import Path\n"
+        "from smolora_recipes.store.cache import StepCache\n"
+        f"with StepCache(Path({str(tmp_path)!r})).lock('train', {entry.fingerprint!r}):\n"
+        "    print('held', flush=True); sys.stdin.read()\n"
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "held"
+        assert cache.is_held("train", entry.fingerprint)
+        assert not cache.remove(entry) and entry.path.exists()
+    finally:
+        writer.communicate("")
+    assert cache.remove(entry) and not entry.path.exists()

@@ -114,3 +114,30 @@ def test_listing_entries_checks_sizes_but_not_contents(tmp_path: Path) -> None:
     change(entry.path / "adapter/weights.bin", b"x")  # same size, other bytes
     assert [found.path for found in cache.entries()] == [entry.path]  # `cache ls` stays cheap
     assert cache.lookup("train", FP) is None  # a run checks the content
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: {**m, "fingerprint": "e" * 64},  # another entry's manifest
+        lambda m: {**m, "cache_version": 1},  # written by another version
+        lambda m: {k: v for k, v in m.items() if k != "files"},  # damaged: lists nothing
+    ],
+)
+def test_a_manifest_not_sealed_for_this_entry_drops_it_without_a_warning(
+    tmp_path: Path, edit: object
+) -> None:
+    cache = StepCache(tmp_path)
+    entry = make_entry(cache)
+    manifest = edit(json.loads((entry.path / "manifest.json").read_text()))  # type: ignore[operator]
+    (entry.path / "manifest.json").write_text(json.dumps(manifest))
+    said: list[str] = []
+    assert cache.lookup("train", FP, warn=said.append) is None and said == []
+
+
+def test_a_staging_folder_starts_empty_even_after_a_failed_attempt(tmp_path: Path) -> None:
+    cache = StepCache(tmp_path)
+    first = cache.staging_dir("train", FP)
+    (first / "half-written.bin").write_text("x")
+    again = cache.staging_dir("train", FP)
+    assert again == first and list(again.iterdir()) == []
