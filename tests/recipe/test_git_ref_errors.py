@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,6 +82,7 @@ def repo(tmp_path: Path) -> GitRepo:
         ("git+git@github.com:org/r.git@main", ("git@github.com:org/r.git", "main", "")),
         ("git+file:///srv/recipes@v2#a/./b.yaml", ("file:///srv/recipes", "v2", "a/b.yaml")),
         ("https://host/r@v1#c.yaml", ("https://host/r", "v1", "c.yaml")),
+        ("git+https://host/r@v1#a#b.yaml", ("https://host/r", "v1", "a#b.yaml")),
     ],
 )
 def test_a_git_reference_is_taken_apart(text: str, expected: tuple[str, str, str]) -> None:
@@ -189,14 +192,15 @@ def test_a_branch_named_like_a_commit_is_fetched_again(repo: GitRepo) -> None:
     assert first != second == fetch(repo.url, "abc1234").commit
 
 
+@pytest.mark.parametrize("link", ["a-link.yaml", "z-link.yaml"])  # before or after base.yaml
 def test_a_link_leaving_the_repository_leaves_nothing_behind(
-    repo: GitRepo, isolated_home: Path
+    repo: GitRepo, isolated_home: Path, link: str
 ) -> None:
-    os.symlink("/etc/hostname", repo.path / "link.yaml")
+    os.symlink("/etc/hostname", repo.path / link)
     commit = repo.commit({})
     problem = problem_of(lambda: fetch(repo.url, "main"))
     assert problem == Problem(
-        f"commit {commit[:12]} of the repository holds 'link.yaml', "
+        f"commit {commit[:12]} of the repository holds {link!r}, "
         "a link or path that leaves the repository",
         WHERE,
         FIELD,
@@ -304,7 +308,10 @@ def fake_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     [
         ("warning: w\nfatal: not found\nerror: later\n", f"cannot fetch {NOWHERE}: not found"),
         ("error: a: b\n", f"cannot fetch {NOWHERE}: a: b"),
-        ("  \n  remote: gone away  \n\n", f"cannot fetch {NOWHERE}: gone away"),
+        (
+            "  \n hint: one\n hint: two\n  remote: gone away  \n\n",
+            f"cannot fetch {NOWHERE}: gone away",
+        ),
         ("plain words\n", f"cannot fetch {NOWHERE}"),
         ("", f"cannot fetch {NOWHERE}"),
     ],
@@ -346,9 +353,60 @@ def test_a_silent_git_is_stopped_at_the_time_limit(
     assert problem == Problem(
         "git clone gave no answer within 0.2 s", WHERE, FIELD, hint=REACH_HINT
     )
-    text = f"{tmp_path}/r.yaml@HEAD"
+
+
+def hang_at(monkeypatch: pytest.MonkeyPatch, argument: str) -> None:
+    """Make the git command with `argument` among its arguments run past the time limit."""
+    real_run = subprocess.run
+
+    def run(args: list[str], **options: Any) -> subprocess.CompletedProcess[str]:
+        if argument in args:
+            raise subprocess.TimeoutExpired(args, options["timeout"])
+        return real_run(args, **options)
+
+    monkeypatch.setattr(subprocess, "run", run)
+
+
+@pytest.mark.parametrize(
+    ("argument", "rev", "fetched_before", "command"),
+    [
+        ("--verify", "main", False, "rev-parse"),  # the new mirror: which commit is main
+        ("for-each-ref", "nope", False, "for-each-ref"),  # listing branches for the hint
+        ("--verify", "main", True, "rev-parse"),  # the old mirror: what main was last time
+        ("fetch", "main", True, "fetch"),
+        ("archive", "main", False, "archive"),
+    ],
+)
+def test_a_hanging_git_at_any_step_of_a_fetch_is_located(
+    shelf: GitRepo,
+    monkeypatch: pytest.MonkeyPatch,
+    argument: str,
+    rev: str,
+    fetched_before: bool,
+    command: str,
+) -> None:
+    if fetched_before:
+        fetch(shelf.url, rev)
+    hang_at(monkeypatch, argument)
+    problem = problem_of(lambda: fetch(shelf.url, rev))
+    expected = f"git {command} gave no answer within 120 s"
+    assert problem == Problem(expected, WHERE, FIELD, hint=REACH_HINT)
+
+
+@pytest.mark.parametrize("argument", ["--show-prefix", "--show-toplevel", "--verify", "archive"])
+def test_a_hanging_git_at_any_step_of_file_at_revision_is_located(
+    shelf: GitRepo, monkeypatch: pytest.MonkeyPatch, argument: str
+) -> None:
+    hang_at(monkeypatch, argument)
+    text = f"{shelf.path}/base.yaml@HEAD"
     problem = problem_of(lambda: file_revision(text))
-    assert problem.message == "git rev-parse gave no answer within 0.2 s"
+    command = "archive" if argument == "archive" else "rev-parse"
+    assert problem == Problem(
+        f"git {command} gave no answer within 120 s",
+        Location(text, literal=True),
+        "",
+        hint=REACH_HINT,
+    )
 
 
 def test_without_git_the_error_says_how_to_get_it(
