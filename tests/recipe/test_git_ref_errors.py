@@ -147,6 +147,15 @@ def test_an_unknown_revision_lists_the_first_twelve_branches_and_tags(shelf: Git
     )
 
 
+def test_without_a_field_the_errors_name_none(shelf: GitRepo) -> None:
+    assert problem_of(lambda: parse_git_reference("nope", WHERE)).field == ""
+    problem = problem_of(lambda: fetch_checkout(GitReference(shelf.url, "nope", ""), WHERE))
+    assert (problem.message, problem.field) == (
+        f"no branch, tag or commit 'nope' in {shelf.url}",
+        "",
+    )
+
+
 def test_an_empty_repository_has_no_branches_to_list(tmp_path: Path) -> None:
     empty = GitRepo(tmp_path / "empty")
     problem = problem_of(lambda: fetch(empty.url, "main"))
@@ -171,6 +180,7 @@ def test_pinned_commits_work_offline_and_branches_say_how_to_pin(
     assert fetch(repo.url, commit[:10].upper()).commit == commit  # the mirror knows it
     shutil.rmtree(isolated_home / "recipes" / commit)
     exported = fetch(repo.url, commit)  # exported again from the mirror, offline
+    assert fetch(repo.url, commit) == exported == Checkout(repo.url, commit, exported.root)
     assert (exported.root / "base.yaml").read_text() == "name: one\n"
     problem = problem_of(lambda: fetch(repo.url, "main"))
     assert problem.message.startswith(f"cannot fetch {repo.url}: ")

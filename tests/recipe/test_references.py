@@ -86,6 +86,20 @@ def test_an_unknown_builtin_lists_the_known_ones(name: str) -> None:
     ]
 
 
+def test_an_unknown_builtin_argument_is_located_at_the_argument() -> None:
+    with pytest.raises(RecipeError) as caught:
+        resolve_argument("builtin:nope")
+    [problem] = caught.value.problems
+    assert (problem.message, problem.location, problem.field) == (
+        "no built-in recipe 'nope'",
+        Location("builtin:nope", literal=True),
+        "",
+    )
+    with pytest.raises(RecipeError) as caught:
+        builtin_recipe("nope", WHERE)
+    assert caught.value.problems[0].field == ""
+
+
 def test_a_git_reference_resolves_to_its_file_and_commit(
     shelf: GitRepo, isolated_home: Path
 ) -> None:
