@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from smolora_recipes.core.errors import Location, Problem, RecipeError
 from smolora_recipes.recipe.loader import load_recipe
-from smolora_recipes.recipe.problems import KNOWN_SYNONYMS, problems_from_validation
+from smolora_recipes.recipe.problems import problems_from_validation
 from smolora_recipes.recipe.schema import Recipe
 from smolora_recipes.recipe.yaml_source import path_text
 from tests.conftest import WriteFiles
@@ -129,20 +129,34 @@ def test_cross_field_rule_has_no_value_error_prefix_and_no_value() -> None:
     ]
 
 
-def _section_of(field: str) -> str:
-    sections = [
-        name
-        for name, info in Recipe.model_fields.items()
-        if field in getattr(info.annotation, "model_fields", {})
-    ]
-    return sections[0]
+OTHER_TOOLS_NAMES = [
+    ("lora", "rank", "r"),
+    ("lora", "lora_r", "r"),
+    ("lora", "lora_alpha", "alpha"),
+    ("lora", "lora_dropout", "dropout"),
+    ("lora", "lora_target_modules", "target_modules"),
+    ("sft", "lr", "learning_rate"),
+    ("sft", "num_train_epochs", "epochs"),
+    ("sft", "num_epochs", "epochs"),
+    ("sft", "per_device_train_batch_size", "batch_size"),
+    ("sft", "micro_batch_size", "batch_size"),
+    ("sft", "gradient_accumulation_steps", "grad_accum"),
+    ("sft", "max_seq_length", "max_length"),
+    ("sft", "sequence_len", "max_length"),
+    ("sft", "lr_scheduler_type", "lr_scheduler"),
+    ("sft", "sample_packing", "packing"),
+    ("model", "base_model", "base"),
+    ("model", "model_name_or_path", "base"),
+    ("model", "torch_dtype", "dtype"),
+    ("output", "output_dir", "dir"),
+    ("data", "val_set_size", "eval_split"),
+]
 
 
-@pytest.mark.parametrize(("other", "ours"), sorted(KNOWN_SYNONYMS.items()))
-def test_names_other_tools_use_suggest_ours_in_any_case(other: str, ours: str) -> None:
-    section = _section_of(ours)
-    written = other.upper()  # difflib alone finds none of these: the table must
-    data = {"data": SOURCES}
+@pytest.mark.parametrize(("section", "other", "ours"), OTHER_TOOLS_NAMES)
+def test_other_tools_names_suggest_ours_in_any_case(section: str, other: str, ours: str) -> None:
+    written = other.upper()  # difflib alone finds none of these: the synonym table must
+    data: dict[str, Any] = {"data": SOURCES}
     data[section] = {**data.get(section, {}), written: 1}
     [problem] = problems_of(data)
     assert problem.message == f"unknown field; did you mean '{section}.{ours}'?"
@@ -201,3 +215,30 @@ def test_loader_lists_problems_by_file_line_and_column(write: WriteFiles, tmp_pa
         (f"{path}:4:27", "data.sources.0.path"),
         (f"{path}:5:7", "sft.epochs"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            5,
+            Problem(
+                "input should be a valid dictionary or object to extract fields from; got 5",
+                located(("data", "sources", 0)),
+                "data.sources.0",
+            ),
+        ),
+        (
+            {"type": "jsonl", "path": "a", "fields": {"q": 1}},
+            Problem(
+                "input should be a valid string; got 1",
+                located(("data", "sources", 0, "fields", "q")),
+                "data.sources.0.fields.q",
+            ),
+        ),
+    ],
+)
+def test_values_that_are_not_schema_fields_get_no_expected_hint(
+    source: Any, expected: Problem
+) -> None:
+    assert problems_of({"data": {"sources": [source]}}) == [expected]

@@ -62,6 +62,13 @@ def test_output_folders_from_the_user_are_kept(origin: Origin | None, tmp_path: 
     assert origins.get(DIR) == origin and origins[CACHE] == written_in(tmp_path / "r.yaml")
 
 
+def test_a_shared_value_already_gone_is_dropped_quietly() -> None:
+    data: dict[str, Any] = {"output": {"link": True}}
+    origins = {DIR: written_in(BUILTIN_RECIPES_DIR / "quickstart.yaml")}
+    drop_shared_outputs(data, origins)
+    assert data == {"output": {"link": True}} and origins[DIR].kind == "default"
+
+
 def test_dropping_needs_an_output_mapping() -> None:
     data: dict[str, Any] = {"output": "runs"}
     origins = {DIR: written_in(BUILTIN_RECIPES_DIR / "quickstart.yaml")}
