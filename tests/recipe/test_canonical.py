@@ -170,3 +170,11 @@ def test_portable_path_names_other_shared_places_by_label(tmp_path: Path) -> Non
     # outside the shared place the recipe lies in (a builtin recipe's runs): stays absolute
     runs = tmp_path / "runs"
     assert portable_path(str(runs), BUILTIN_RECIPES_DIR) == runs.as_posix()
+
+
+def test_show_origin_annotations_name_the_default_and_the_file_line(minimal: Path) -> None:
+    loaded = load_recipe(minimal, ("lora.alpha=8",), env={})
+    lines = canonical_yaml(loaded, lambda path: loaded.origin_of(path).describe()).splitlines()
+    assert "  r: 16  # default" in lines
+    assert "  alpha: 8  # --set lora.alpha=8" in lines
+    assert f"name: mini  # {minimal}:1:1" in lines
