@@ -144,10 +144,11 @@ TAG_HINT = "remove the !tag; write plain strings, numbers, lists and mappings"
         ("a: !!omap [{x: 1}]\n", "r.yaml:1:4: a: YAML tag 'tag:yaml.org,2002:omap' is not"),
         ("a:\n  - !!binary aGk=\n", "r.yaml:2:5: a.0: YAML tag 'tag:yaml.org,2002:binary' is"),
         (
-            "a:\n  1: x\n  b: 1\n  b: 2\n",
+            "a:\n  1: x\n  b: 1\n  b: 2\n  b: 3\n",
             "r.yaml:2:3: a: keys must be plain strings\n    hint: quote the key, e.g. '1': ...\n"
             "r.yaml:4:3: a.b: duplicate key; YAML would silently keep only the last one\n"
-            "    hint: first set at line 3",
+            "    hint: first set at line 3\n"
+            "r.yaml:5:3: a.b: duplicate key; YAML would silently keep only the last one",
         ),
         ("? [a]\n: 1\n", "r.yaml:1:3: keys must be plain strings"),
         (
@@ -251,7 +252,8 @@ def test_scalars_are_plain_python_values(text: str, value: object) -> None:
         ("${env:A}-${env:B}", {"A": "7", "B": "8"}, "7-8", "A, B"),
         ("${env:FLAG}", {"FLAG": "true"}, True, "FLAG"),
         ("${env:N}", {"N": "null"}, None, "N"),
-        ("${env:N}", {"N": "[1]"}, "[1]", "N"),  # only scalars take a type
+        ("${env:N}", {"N": "2024-01-01"}, "2024-01-01", "N"),  # dates stay text here too
+        ("${env:A}${env:B}", {"A": "1", "B": "6"}, "16", "A, B"),  # typed only when alone
         ("x${env:N}", {"N": "16"}, "x16", "N"),
         ("${env:EMPTY:-}", {}, None, "EMPTY"),  # an empty value is null, as in YAML
         ("a${env:EMPTY:-}", {}, "a", "EMPTY"),
