@@ -173,8 +173,9 @@ def test_portable_path_names_other_shared_places_by_label(tmp_path: Path) -> Non
 
 
 def test_show_origin_annotations_name_the_default_and_the_file_line(minimal: Path) -> None:
-    loaded = load_recipe(minimal, ("lora.alpha=8",), env={})
+    loaded = load_recipe(minimal, ("lora.alpha=8", "lora.target_modules=[q_proj]"), env={})
     lines = canonical_yaml(loaded, lambda path: loaded.origin_of(path).describe()).splitlines()
     assert "  r: 16  # default" in lines
     assert "  alpha: 8  # --set lora.alpha=8" in lines
+    assert "    - q_proj  # --set lora.target_modules=[q_proj]" in lines
     assert f"name: mini  # {minimal}:1:1" in lines

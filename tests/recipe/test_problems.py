@@ -192,10 +192,18 @@ def test_unknown_top_level_field_without_a_close_match() -> None:
     ]
 
 
-def test_unknown_field_inside_a_source() -> None:
-    [problem] = problems_of({"data": {"sources": [{"type": "jsonl", "path": "a", "glb": 1}]}})
-    assert problem.field == "data.sources.0.glb"
-    assert problem.hint.endswith(", on_error, type, path")
+def test_problems_inside_a_source_are_located_and_hinted() -> None:
+    source = {"type": "jsonl", "path": "a", "limit": "x", "limt": 3}
+    unknown, wrong = problems_of({"data": {"sources": [source]}})
+    assert unknown == Problem(
+        "input should be a valid integer, unable to parse string as an integer; got 'x'",
+        located(("data", "sources", 0, "limit")),
+        "data.sources.0.limit",
+        "expected: Use at most this many records of the source.",
+    )
+    assert wrong.message == "unknown field; did you mean 'data.sources.0.limit'?"
+    assert wrong.field == "data.sources.0.limt"
+    assert wrong.hint.endswith(", on_error, type, path")
 
 
 def test_loader_lists_problems_by_file_line_and_column(write: WriteFiles, tmp_path: Path) -> None:
