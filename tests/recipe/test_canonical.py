@@ -133,6 +133,7 @@ def test_yaml_text_nests_lists_and_mappings_block_style() -> None:
         ([], "[]"),
         ([1, "a"], "[1, a]"),
         ({"k": 1}, "{k: 1}"),
+        ({"k": {"a": [1]}}, "{k: {a: [1]}}"),
         ("zürich", "zürich"),
         ("word " * 40, "'" + "word " * 40 + "'"),  # one line however long
     ],

@@ -62,6 +62,17 @@ def test_output_folders_from_the_user_are_kept(origin: Origin | None, tmp_path: 
     assert origins.get(DIR) == origin and origins[CACHE] == written_in(tmp_path / "r.yaml")
 
 
+def test_each_output_field_is_judged_by_its_own_origin(tmp_path: Path) -> None:
+    data: dict[str, Any] = {"output": {"dir": "mine", "cache_dir": "c"}}
+    origins = {
+        DIR: written_in(tmp_path / "r.yaml"),
+        CACHE: written_in(BUILTIN_RECIPES_DIR / "quickstart.yaml"),
+    }
+    drop_shared_outputs(data, origins)
+    assert data == {"output": {"dir": "mine"}}
+    assert origins[DIR].kind == "file" and origins[CACHE].kind == "default"
+
+
 def test_a_shared_value_already_gone_is_dropped_quietly() -> None:
     data: dict[str, Any] = {"output": {"link": True}}
     origins = {DIR: written_in(BUILTIN_RECIPES_DIR / "quickstart.yaml")}
