@@ -113,7 +113,7 @@ TAG_HINT = "remove the !tag; write plain strings, numbers, lists and mappings"
             "a: \x01\n",
             f"r.yaml:1:4: character #x0001 is not allowed in YAML\n    hint: {CONTROL_HINT}",
         ),
-        ("a: 1\nb: x\x07y\n", "r.yaml:2:5: character #x0007 is not allowed in YAML"),
+        ("a: 1\nb: 2\nc: x\x07y\n", "r.yaml:3:5: character #x0007 is not allowed in YAML"),
         ("a: \ud800\n", "r.yaml:1:4: character #xd800 is not allowed in YAML"),
         (
             "a: 1\nb: [1, 2\nc: 3\n",
