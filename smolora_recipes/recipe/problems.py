@@ -92,7 +92,7 @@ def _problem(item: dict[str, Any], data: Any, locate: Locate) -> Problem:
         where = (*path, "type")
         return Problem(message, locate(where), path_text(where), "each source starts with `type:`")
     message = "input should be a path" if kind == "path_type" else item["msg"]
-    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    message = message.removeprefix("Value error, ")
     message = message[:1].lower() + message[1:]
     if kind != "value_error" and not isinstance(item.get("input"), dict | list):
         message += f"; got {_short(item.get('input'))}"
