@@ -279,12 +279,13 @@ def test_path_helpers_walk_mappings_and_lists() -> None:
     assert data == {"a": [{"b": 5}, "x"]}
 
 
-def test_set_values_are_parsed_without_environment() -> None:
+def test_set_values_are_parsed_with_the_environment_given() -> None:
     where = Location("--set lora.r=8", literal=True)
-    assert parse_yaml_value("[q, v]", where) == ["q", "v"]
-    assert parse_yaml_value("", where) == {}
+    assert parse_yaml_value("[q, v]", where, {}) == ["q", "v"]
+    assert parse_yaml_value("", where, {}) == {}
+    assert parse_yaml_value("${env:HOME}", where, {"HOME": "/home/me"}) == "/home/me"
     with pytest.raises(RecipeError) as caught:
-        parse_yaml_value("${env:HOME}", where)
+        parse_yaml_value("${env:HOME}", where, {})
     assert caught.value.render().startswith(
         "--set lora.r=8:1:1: environment variable HOME is not set"
     )
