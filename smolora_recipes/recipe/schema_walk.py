@@ -54,12 +54,6 @@ def _pick(models: list[type[BaseModel]], value: Any) -> type[BaseModel] | None:
     return None
 
 
-def union_tags(model: type[BaseModel], field_name: str) -> list[str]:
-    """The `type` tags accepted by a tagged-union field (e.g. data.sources)."""
-    _, models = models_in(model.model_fields[field_name].annotation)
-    return [tag for tag in map(_tag_of, models) if tag]
-
-
 def model_at(path: FieldPath, data: Any, root: type[BaseModel] = Recipe) -> type[BaseModel] | None:
     """The model class whose fields live at `path` in `data`, or None when not a model."""
     model: type[BaseModel] | None = root
