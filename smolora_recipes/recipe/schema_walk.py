@@ -66,7 +66,7 @@ def model_at(path: FieldPath, data: Any, root: type[BaseModel] = Recipe) -> type
             value = value[part]
             model, pending_list = _pick(pending_list, value), None
             continue
-        if model is None or not isinstance(part, str) or part not in model.model_fields:
+        if model is None or part not in model.model_fields:
             return None
         is_list, models = models_in(model.model_fields[part].annotation)
         value = value.get(part) if isinstance(value, dict) else None
