@@ -171,6 +171,8 @@ def test_malformed_set_option_exact(minimal: Path, in_tmp_dir: Path, option: str
     [
         ("data.sources.5.path=x", "data.sources.5"),
         ("data.sources.1=x", "data.sources.1"),
+        ("data.sources.1.path=x", "data.sources.1"),
+        ("data.sources.x.path=x", "data.sources.x"),
         ("name.first=x", "name.first"),
         ("name.first.x=1", "name.first"),
         ("data.sources.x=1", "data.sources.x"),
@@ -409,3 +411,19 @@ def test_a_fetched_recipe_cannot_enable_remote_code_by_itself(
     assert "cannot enable trust_remote_code by itself" in rendered(top)
     assert load_recipe(top, env={}, allow_remote_code=True).recipe.model.trust_remote_code
     assert load_recipe(top, ("model.trust_remote_code=false",), env={}).recipe.name == "r"
+
+
+def test_output_folders_need_not_exist_and_resolve_against_their_file(
+    write: WriteFiles, in_tmp_dir: Path
+) -> None:
+    write("team/base.yaml", "output: {dir: out/runs}\n")
+    child = write(
+        "team/sub/child.yaml",
+        "extends: ../base.yaml\ndata: {sources: [{type: jsonl, path: t}]}\n",
+        "team/sub/t",
+        TRAIN_JSONL,
+    )
+    loaded = load_recipe(child, env={})
+    assert loaded.recipe.output.dir == in_tmp_dir / "team" / "out" / "runs"
+    assert loaded.paths.runs_dir == in_tmp_dir / "team" / "out" / "runs"
+    assert loaded.paths.recipe_runs("child") == in_tmp_dir / "team" / "out" / "runs" / "child"
