@@ -364,8 +364,6 @@ def _check_exists(path: Path, marker: PathMarker | ModelRefMarker) -> str | None
     kind = marker.kind if isinstance(marker, PathMarker) else "any"
     if kind == "file" and not path.is_file():
         return "expected a file, found a folder"
-    if kind == "dir" and not path.is_dir():
-        return "expected a folder, found a file"
     return None
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 class PathMarker:
     """Metadata marking a field as a filesystem path, resolved against the recipe that sets it."""
 
-    def __init__(self, *, must_exist: bool, kind: Literal["file", "dir", "any"] = "any") -> None:
+    def __init__(self, *, must_exist: bool, kind: Literal["file", "any"] = "any") -> None:
         self.must_exist = must_exist
         self.kind = kind
 

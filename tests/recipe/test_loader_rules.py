@@ -261,6 +261,20 @@ def test_a_relative_set_path_is_relative_to_the_working_folder(
     assert loaded.recipe.data.sources[0].path == tmp_path / "here" / "other.jsonl"
 
 
+def test_a_top_level_field_problem_points_at_its_line(write: WriteFiles, in_tmp_dir: Path) -> None:
+    path = write("r.yaml", "data: {sources: [{type: jsonl, path: t}]}\nname: [a]\n", "t", "")
+    assert rendered(path).startswith("r.yaml:2:1: name: input should be a valid string\n")
+
+
+def test_environment_defaults_to_the_process_environment(
+    minimal: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    minimal.write_text(minimal.read_text() + "lora:\n  r: ${env:RANK:-4}\n")
+    monkeypatch.setenv("RANK", "12")
+    assert load_recipe(minimal).recipe.lora.r == 12
+    assert load_recipe(minimal, env={}).recipe.lora.r == 4
+
+
 def test_top_level_problems_point_at_the_document(write: WriteFiles, in_tmp_dir: Path) -> None:
     assert rendered(write("r.yaml", "name: x\n")) == (
         "r.yaml:1:1: data: required field is missing\n"
@@ -314,7 +328,8 @@ def test_empty_or_mistyped_paths_are_left_to_the_schema(
         "data:\n  sources:\n    - {type: jsonl, path: ''}\n    - {type: jsonl, path: 3}\n",
     )
     text = rendered(path)
-    assert "file or folder not found" not in text
+    assert "file or folder not found" not in text and "found a folder" not in text
+    assert "data.sources.1.path: input is not a valid path" in text
 
 
 def test_a_local_model_folder_resolves_against_the_file_that_names_it(

@@ -123,6 +123,10 @@ def test_each_section_opens_with_its_docstring_then_its_table() -> None:
         "Python code. Off unless the recipe says so (a recipe fetched from git also needs "
         "`--trust-remote-code` on the command line); the run prints a warning and the report "
         "records it. |",
+        # a description written over two lines (a section's docstring) stays on one row
+        "| `distributed` | mapping | (section defaults) | Training on several processes, GPUs or "
+        "machines. Only the train step is distributed;     load, dataset, merge and sample run "
+        "once, in the process that runs the recipe. |",
         # lists, of models and of strings
         "| `sources` | list of mapping | **required** | One or more data sources, each tagged "
         "by `type`. |",
