@@ -75,7 +75,7 @@ def model_at(path: FieldPath, data: Any, root: type[BaseModel] = Recipe) -> type
             model = None
         else:
             model = _pick(models, value)
-    return None if pending_list is not None else model
+    return model  # None when the path ends on a list, not on one of its items
 
 
 def field_at(path: FieldPath, data: Any) -> FieldInfo | None:

@@ -92,6 +92,8 @@ SOURCES = {
         (("output",), OutputSection),
         (("lora", "r"), None),  # a scalar field
         (("lora", "r", "x"), None),
+        (("data", "sources", 0, "path"), None),  # a field of a list item, not a model
+        (("samples", "prompts", 0, "prompt"), None),
         (("nope",), None),
         ((0,), None),
         (("model", "quantization", "bits"), None),
@@ -122,6 +124,8 @@ def test_model_at_picks_a_source_by_its_tag_in_a_single_model_list() -> None:
         (("data", "sources", 0), None),  # a list item, not a field
         ((), None),
         (("name",), ("recipe", "name")),
+        (("nope", "x"), None),
+        (("lora", "r", "x"), None),
     ],
 )
 def test_field_at(path: tuple[str | int, ...], expected: tuple[str, str] | None) -> None:
