@@ -442,3 +442,9 @@ def test_output_folders_need_not_exist_and_resolve_against_their_file(
     assert loaded.recipe.output.dir == in_tmp_dir / "team" / "out" / "runs"
     assert loaded.paths.runs_dir == in_tmp_dir / "team" / "out" / "runs"
     assert loaded.paths.recipe_runs("child") == in_tmp_dir / "team" / "out" / "runs" / "child"
+
+
+def test_spaces_around_a_set_key_are_ignored(minimal: Path) -> None:
+    loaded = load_recipe(minimal, (" lora.r =8",), env={})
+    assert loaded.recipe.lora.r == 8
+    assert loaded.origin_of(("lora", "r")).describe() == "--set  lora.r =8"
