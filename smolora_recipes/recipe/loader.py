@@ -6,7 +6,6 @@ variable), and every problem found is reported at once with its location.
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -225,15 +224,14 @@ def _deep_merge(
                 into[key] = value
                 replaced.append(here)
 
-    merged = copy.deepcopy(base)
-    merge(merged, child, ())
+    merge(base, child, ())  # `base` was read for this merge alone: merged in place
     origins = {
         path: origin
         for path, origin in base_origins.items()
         if not any(path[: len(cut)] == cut for cut in replaced)
     }
     origins.update(child_origins)
-    return merged, origins
+    return base, origins
 
 
 # --------------------------------------------------------------------------- --set overrides

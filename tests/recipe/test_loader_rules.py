@@ -448,3 +448,29 @@ def test_spaces_around_a_set_key_are_ignored(minimal: Path) -> None:
     loaded = load_recipe(minimal, (" lora.r =8",), env={})
     assert loaded.recipe.lora.r == 8
     assert loaded.origin_of(("lora", "r")).describe() == "--set  lora.r =8"
+
+
+def test_a_set_option_is_shown_as_typed(minimal: Path, in_tmp_dir: Path) -> None:
+    """The option is not a file path: `a/../b` in it is not shortened."""
+    option = "data.sources.0.path=sub/../gone.jsonl"
+    assert rendered(minimal, option) == (
+        f"--set {option}: data.sources.0.path: file or folder not found: "
+        f"{in_tmp_dir / 'gone.jsonl'}\n"
+        f"    hint: relative paths are relative to the recipe that names them ({in_tmp_dir})"
+    )
+
+
+def test_a_set_value_may_hold_an_equals_sign(minimal: Path) -> None:
+    assert load_recipe(minimal, ("description=a=b",), env={}).recipe.description == "a=b"
+
+
+def test_set_into_an_absent_section_creates_a_list_before_a_number(
+    write: WriteFiles, in_tmp_dir: Path
+) -> None:
+    path = write("r.yaml", "name: x\n")
+    assert rendered(path, "data.sources.0.path=x") == (
+        "--set data.sources.0.path=x: data.sources.0: this path does not lead to a field\n"
+        "    hint: list items are numbered from 0 and must exist, e.g. data.sources.0.path\n"
+        "r.yaml:1:1: data.sources: list should have at least 1 item after validation, not 0\n"
+        "    hint: expected: One or more data sources, each tagged by `type`."
+    )
