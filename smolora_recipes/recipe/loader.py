@@ -359,8 +359,7 @@ def _resolve_paths(
 def _check_exists(path: Path, marker: PathMarker | ModelRefMarker) -> str | None:
     if not path.exists():
         return "file or folder not found"
-    kind = marker.kind if isinstance(marker, PathMarker) else "any"
-    if kind == "file" and not path.is_file():
+    if isinstance(marker, PathMarker) and marker.kind == "file" and not path.is_file():
         return "expected a file, found a folder"
     return None
 

@@ -330,6 +330,10 @@ def test_empty_or_mistyped_paths_are_left_to_the_schema(
     text = rendered(path)
     assert "file or folder not found" not in text and "found a folder" not in text
     assert "data.sources.1.path: input is not a valid path" in text
+    path.write_text(
+        "data:\n  sources:\n    - {type: jsonl, path: ''}\n    - {type: jsonl, path: gone}\n"
+    )
+    assert "r.yaml:4:21: data.sources.1.path: file or folder not found" in rendered(path)
 
 
 def test_a_local_model_folder_resolves_against_the_file_that_names_it(
