@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
 
 from smolora_recipes.recipe.canonical import scalar_text
 from smolora_recipes.recipe.schema import Recipe
@@ -57,8 +56,6 @@ def _default_text(field: Any) -> str:
     default = field.get_default(call_default_factory=True)
     if isinstance(default, BaseModel):
         return "(section defaults)"
-    if default is PydanticUndefined:
-        return ""
     return f"`{scalar_text(default if not isinstance(default, Path) else str(default))}`"
 
 

@@ -54,12 +54,6 @@ def _pick(models: list[type[BaseModel]], value: Any) -> type[BaseModel] | None:
     return None
 
 
-def union_tags(model: type[BaseModel], field_name: str) -> list[str]:
-    """The `type` tags accepted by a tagged-union field (e.g. data.sources)."""
-    _, models = models_in(model.model_fields[field_name].annotation)
-    return [tag for tag in map(_tag_of, models) if tag]
-
-
 def model_at(path: FieldPath, data: Any, root: type[BaseModel] = Recipe) -> type[BaseModel] | None:
     """The model class whose fields live at `path` in `data`, or None when not a model."""
     model: type[BaseModel] | None = root
@@ -72,7 +66,7 @@ def model_at(path: FieldPath, data: Any, root: type[BaseModel] = Recipe) -> type
             value = value[part]
             model, pending_list = _pick(pending_list, value), None
             continue
-        if model is None or not isinstance(part, str) or part not in model.model_fields:
+        if model is None or part not in model.model_fields:
             return None
         is_list, models = models_in(model.model_fields[part].annotation)
         value = value.get(part) if isinstance(value, dict) else None
@@ -81,7 +75,7 @@ def model_at(path: FieldPath, data: Any, root: type[BaseModel] = Recipe) -> type
             model = None
         else:
             model = _pick(models, value)
-    return None if pending_list is not None else model
+    return model  # None when the path ends on a list, not on one of its items
 
 
 def field_at(path: FieldPath, data: Any) -> FieldInfo | None:

@@ -5,18 +5,19 @@ from __future__ import annotations
 import functools
 import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 
+@dataclass(frozen=True, kw_only=True)
 class PathMarker:
     """Metadata marking a field as a filesystem path, resolved against the recipe that sets it."""
 
-    def __init__(self, *, must_exist: bool, kind: Literal["file", "dir", "any"] = "any") -> None:
-        self.must_exist = must_exist
-        self.kind = kind
+    must_exist: bool
+    kind: Literal["file", "any"] = "any"
 
 
 class ModelRefMarker:
