@@ -320,7 +320,7 @@ def test_a_text_files_source_takes_a_folder_or_a_file(write: WriteFiles, in_tmp_
     assert [source.path for source in sources] == [in_tmp_dir / "notes", in_tmp_dir / "one.txt"]
 
 
-def test_empty_or_mistyped_paths_are_left_to_the_schema(
+def test_empty_or_mistyped_paths_are_located_and_not_looked_up(
     write: WriteFiles, in_tmp_dir: Path
 ) -> None:
     path = write(
@@ -329,7 +329,8 @@ def test_empty_or_mistyped_paths_are_left_to_the_schema(
     )
     text = rendered(path)
     assert "file or folder not found" not in text and "found a folder" not in text
-    assert "data.sources.1.path: input is not a valid path" in text
+    assert "r.yaml:3:21: data.sources.0.path: empty path" in text
+    assert "data.sources.1.path: input should be a path" in text
     path.write_text(
         "data:\n  sources:\n    - {type: jsonl, path: ''}\n    - {type: jsonl, path: gone}\n"
     )
