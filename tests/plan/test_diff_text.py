@@ -120,6 +120,10 @@ def test_an_edited_data_file_is_an_input_line(minimal: Path, in_tmp_dir: Path) -
     assert line in result.to_text().splitlines()
     assert result.to_text().splitlines()[2] == "no field differs"
     assert result.unchanged_steps == ["load"]
+    assert (
+        "\n\n| input | old | new | sha256 |\n|---|---|---|---|\n| `data.sources.0.path` | "
+        f"`data/train.jsonl` | `data/train.jsonl` | {change.describe_sha256()} |\n\n"
+    ) in result.to_markdown()
 
 
 @pytest.mark.parametrize(
@@ -203,3 +207,21 @@ def step(version: str = "1.0", enabled: bool = True, **material: Any) -> Planned
 )
 def test_why_a_step_reruns(old: PlannedStep, new: PlannedStep, reasons: list[str]) -> None:
     assert explain(old, new) == reasons
+
+
+def test_a_field_only_the_old_recipe_has_and_no_step_unchanged(
+    minimal: Path, in_tmp_dir: Path
+) -> None:
+    overrides = ("samples.prompts=[a, b]", "model.base=org/other-model")
+    old = load_recipe(Path("recipe.yaml"), overrides, env={})
+    result = diff_recipes(old, load_recipe(Path("recipe.yaml"), env={}))
+    lines = result.to_text().splitlines()
+    assert (
+        "  samples.prompts.1.prompt: b -> (absent)    (--set samples.prompts=[a, b] -> default)"
+        in lines
+    )
+    assert "unchanged steps: none" in lines
+    assert "\nUnchanged steps: none\n" in result.to_markdown()
+    assert "| `samples.prompts.1.expect` | `null` | `(absent)` | default | default |" in (
+        result.to_markdown()
+    )
