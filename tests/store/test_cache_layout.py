@@ -232,3 +232,19 @@ def test_choose_garbage_keeps_the_most_recent_per_step(tmp_path: Path) -> None:
         entries[3],
         merge,
     ]
+
+
+def test_remove_refuses_while_the_entry_is_being_written(tmp_path: Path) -> None:
+    cache = StepCache(tmp_path)
+    entry = make_entry(cache)
+    with cache.lock("train", FP):  # a writer (here: another open of the lock file)
+        assert cache.is_held("train", FP) and not cache.remove(entry)
+    assert entry.path.exists() and not cache.is_held("train", FP)
+    assert cache.remove(entry) and cache.remove(entry)  # already gone: nothing to do
+    assert [p.name for p in (tmp_path / "train").iterdir()] == [f".{FP}.lock"]
+
+
+def test_an_unreadable_use_record_is_skipped(tmp_path: Path) -> None:
+    cache = StepCache(tmp_path)
+    (tmp_path / ".active" / f"{os.getpid()}.json").mkdir(parents=True)
+    assert cache.in_use() == set()
