@@ -160,3 +160,14 @@ def test_folder_hash_covers_relative_names_and_contents(tmp_path: Path) -> None:
     assert hashing.path_sha256(moved) == expected  # where the folder is does not count
     (moved / "a.txt").rename(moved / "c.txt")
     assert hashing.path_sha256(moved) != expected
+
+
+def test_a_memo_of_another_layout_means_hashing_every_time(tmp_path: Path) -> None:
+    state = Path(os.environ["SMOLORA_HOME"]) / "state"
+    state.mkdir(parents=True)
+    with sqlite3.connect(state / "file-hashes.sqlite") as db:
+        db.execute("CREATE TABLE hashes (path TEXT PRIMARY KEY, digest TEXT)")
+    path = tmp_path / "data.bin"
+    expected = write(path, b"r" * 10)
+    assert file_sha256(path) == expected
+    assert file_sha256(path) == expected
