@@ -203,6 +203,11 @@ def step(version: str = "1.0", enabled: bool = True, **material: Any) -> Planned
             ["step code changed (3 modules: a, b, c)"],
         ),
         (step(code="old digest"), step(code={"a.py": "2"}), ["step code changed"]),
+        (
+            step(code={"a.py": "1", "gone.py": "1"}),
+            step(code={"a.py": "1", "new.py": "1"}),
+            ["step code changed (2 modules: gone.py, new.py)"],
+        ),
     ],
 )
 def test_why_a_step_reruns(old: PlannedStep, new: PlannedStep, reasons: list[str]) -> None:

@@ -91,6 +91,7 @@ def test_plan_json_and_step_material(minimal: Path) -> None:
     ("status", "text"),
     [
         (StepStatus("load", "cached", ["from run r/1"]), "cached (from run r/1)"),
+        (StepStatus("load", "cached", ["a", "b"]), "cached (a; b)"),
         (StepStatus("train", "will run", ["a", "b"]), "will run: a; b"),
         (StepStatus("train", "will run"), "will run"),
         (
