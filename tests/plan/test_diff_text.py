@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from smolora_recipes.plan.build import PlannedStep
-from smolora_recipes.plan.diff import InputChange, diff_recipes, explain
+from smolora_recipes.core.shared_paths import BUILTIN_RECIPES_DIR
+from smolora_recipes.plan.build import Plan, PlannedStep
+from smolora_recipes.plan.diff import InputChange, compare_inputs, diff_recipes, explain
 from smolora_recipes.recipe.loader import load_recipe
 
 FIELDS = [
@@ -230,3 +232,30 @@ def test_a_field_only_the_old_recipe_has_and_no_step_unchanged(
     assert "| `samples.prompts.1.expect` | `null` | `(absent)` | default | default |" in (
         result.to_markdown()
     )
+
+
+def test_a_shared_recipes_output_path_is_not_compared(in_tmp_dir: Path) -> None:
+    shutil.copytree(BUILTIN_RECIPES_DIR, in_tmp_dir / "copy")
+    shared = load_recipe(BUILTIN_RECIPES_DIR / "quickstart.yaml", env={})
+    local = load_recipe(Path("copy/quickstart.yaml"), ("output.dir=elsewhere",), env={})
+    for old, new in [(shared, local), (local, shared)]:
+        assert diff_recipes(old, new).to_text().splitlines()[2] == "no field differs"
+
+
+def plan_reading(**inputs: dict[str, str]) -> Plan:
+    """A one-step plan whose step reads `inputs` (dotted field -> path and sha256)."""
+    read = PlannedStep(
+        "dataset", "", "fp", [], [], {k.replace("_", "."): v for k, v in inputs.items()}
+    )
+    return Plan("r", "r.yaml", [read])
+
+
+def test_inputs_added_removed_or_changed_are_listed_by_field() -> None:
+    a, b = {"path": "a.jsonl", "sha256": "1"}, {"path": "b.jsonl", "sha256": "2"}
+    old = plan_reading(data_x=a, model_base=a, same=a)
+    new = plan_reading(data_x=b, extra=b, same=a)
+    assert compare_inputs(old, new) == [
+        InputChange("data.x", "a.jsonl", "b.jsonl", "1", "2"),
+        InputChange("extra", None, "b.jsonl", None, "2"),
+        InputChange("model.base", "a.jsonl", None, "1", None),
+    ]
