@@ -165,3 +165,13 @@ def test_recorded_plan_round_trips_per_recipe(minimal: Path, tmp_path: Path) -> 
     (index / "mini.json").write_text("{broken")
     assert last_plan(cache, "mini") == {}
     assert json.loads(json.dumps(plan.to_json()))["steps"][0]["name"] == "load"
+
+
+def test_a_plan_recorded_by_an_older_version_still_loads(tmp_path: Path) -> None:
+    cache = StepCache(tmp_path / "cache")
+    (tmp_path / "cache" / ".index").mkdir(parents=True)
+    old = {"name": "train", "summary": "s", "fingerprint": "f", "after": [], "reads": ["lora"]}
+    (tmp_path / "cache" / ".index" / "mini.json").write_text(json.dumps({"train": old}))
+    (step,) = last_plan(cache, "mini").values()
+    assert (step.inputs, step.enabled, step.skip_reason) == ({}, True, "")
+    assert (step.material, step.smolora_version, step.notes) == ({}, "", [])
