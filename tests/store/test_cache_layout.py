@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from smolora_recipes.store.cache import (
     CACHE_VERSION,
+    METRICS,
     CacheEntry,
     StepCache,
     choose_garbage,
@@ -75,6 +76,7 @@ def test_uses_are_not_outputs_and_blank_lines_are_skipped(tmp_path: Path) -> Non
     with (entry.path / "uses.jsonl").open("a") as handle:
         handle.write("\n  \n")
     assert [use["run"] for use in entry.uses()] == ["r/2"]
+    assert datetime.fromisoformat(entry.uses()[0]["time"]).utcoffset() == timedelta(0)
     again = cache.lookup("train", FP)  # uses.jsonl is not listed, so the entry stays valid
     assert again is not None and again.manifest == entry.manifest
 
@@ -101,10 +103,22 @@ def rewrite_manifest(entry: CacheEntry, **changes: object) -> None:
         lambda e: (e.path / "manifest.json").write_text("[1, 2]"),
         lambda e: (e.path / "manifest.json").write_text("{not json"),
         lambda e: (e.path / "metrics.json").unlink(),
+        lambda e: (
+            rewrite_manifest(e, files=[f for f in e.manifest["files"] if f["path"] != METRICS]),
+            (e.path / METRICS).unlink(),
+        ),
         lambda e: (e.path / "config.json").unlink(),
         lambda e: rewrite_manifest(e, files=[*e.manifest["files"], {"path": "gone", "bytes": 1}]),
     ],
-    ids=["old-version", "not-a-dict", "bad-json", "no-metrics", "file-missing", "listed-gone"],
+    ids=[
+        "old-version",
+        "not-a-dict",
+        "bad-json",
+        "no-metrics",
+        "no-metrics-unlisted",
+        "file-missing",
+        "listed-gone",
+    ],
 )
 def test_a_broken_entry_is_not_used_and_removed(tmp_path: Path, damage) -> None:
     cache = StepCache(tmp_path)
@@ -231,6 +245,13 @@ def test_choose_garbage_keeps_the_most_recent_per_step(tmp_path: Path) -> None:
         entries[0],
         entries[3],
         merge,
+    ]
+    only_newest = entries[2].size()  # two more to drop, least recently used first
+    assert choose_garbage(everything, keep_last=2, max_size=only_newest) == [
+        entries[0],
+        entries[3],
+        merge,
+        entries[1],
     ]
 
 
