@@ -150,10 +150,13 @@ def test_input_change_description(change: InputChange, text: str) -> None:
     assert change.describe() == text
 
 
-def step(version: str = "1.0", enabled: bool = True, **material: Any) -> PlannedStep:
-    """A planned `train` step built from `material` (recipe, upstream, libraries, code)."""
+def step(
+    version: str = "1.0", enabled: bool = True, data: str | None = "data/a.jsonl", **material: Any
+) -> PlannedStep:
+    """A planned `train` step built from `material` (recipe, upstream, libraries, code), reading
+    the data file `data`."""
     full = {"recipe": {}, "upstream": {}, "libraries": {}, "code": {}, **material}
-    inputs = {"data.sources.0.path": {"path": "data/a.jsonl", "sha256": "1"}}
+    inputs = {"data.sources.0.path": {"path": data, "sha256": "1"}} if data else {}
     return PlannedStep(
         "train", "", "fp", [], [], inputs, enabled, "" if enabled else "off", full, version
     )
@@ -168,6 +171,21 @@ def step(version: str = "1.0", enabled: bool = True, **material: Any) -> Planned
             step(recipe={"data": {"sources": [{"path": {"sha256": "1"}}]}}),
             step(recipe={"data": {"sources": [{"path": {"sha256": "2"}}]}}),
             ["data/a.jsonl content changed"],
+        ),
+        (
+            step(recipe={"data": {"sources": [{"path": {"sha256": "1"}}]}}),
+            step(data="data/b.jsonl", recipe={"data": {"sources": [{"path": {"sha256": "2"}}]}}),
+            ["data/b.jsonl content changed"],
+        ),
+        (
+            step(recipe={"data": {"sources": [{"path": {"sha256": "1"}}]}}),
+            step(data=None, recipe={"data": {"sources": [{"path": {"sha256": "2"}}]}}),
+            ["data/a.jsonl content changed"],
+        ),
+        (
+            step(recipe={"x": {"a": 1, "b": 2}}),
+            step(recipe={"x": {"b": 2}}),
+            ["x.a changed 1 -> (absent)"],
         ),
         (
             step(recipe={"model": {"sha256": "1"}}),
@@ -221,7 +239,14 @@ def test_a_field_only_the_old_recipe_has_and_no_step_unchanged(
 ) -> None:
     overrides = ("samples.prompts=[a, b]", "model.base=org/other-model")
     old = load_recipe(Path("recipe.yaml"), overrides, env={})
-    result = diff_recipes(old, load_recipe(Path("recipe.yaml"), env={}))
+    result = diff_recipes(old, load_recipe(Path("recipe.yaml"), ("merge.enabled=false",), env={}))
+    assert [change.step for change in result.steps] == [
+        "load",
+        "dataset",
+        "train",
+        "sample",
+        "report",
+    ]
     lines = result.to_text().splitlines()
     assert (
         "  samples.prompts.1.prompt: b -> (absent)    (--set samples.prompts=[a, b] -> default)"
