@@ -32,9 +32,7 @@ def fingerprint_view(loaded: LoadedRecipe) -> tuple[dict[str, Any], dict[str, di
         data.get("sft", {}).pop(name, None)
     inputs: dict[str, dict[str, str]] = {}
     resolved = loaded.recipe.model_dump(mode="python")
-    for path, _marker in marked_fields(data):
-        if path[0] == "output":
-            continue
+    for path, _marker in marked_fields(data):  # output was dropped above, so never walked
         identity = _input_identity(path, resolved, loaded)
         if identity is not None:
             inputs[path_text(path)] = identity
