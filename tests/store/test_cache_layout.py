@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from datetime import datetime, timedelta
@@ -31,6 +32,10 @@ def make_entry(cache: StepCache, fingerprint: str = FP, step: str = "train", tex
     return cache.commit(step, fingerprint, staging, {"loss": 1.0, "where": Path("/x")}, run="r/1")
 
 
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def test_commit_writes_metrics_and_manifest_last(tmp_path: Path) -> None:
     cache = StepCache(tmp_path / "cache")
     entry = make_entry(cache, text="weights")
@@ -48,11 +53,11 @@ def test_commit_writes_metrics_and_manifest_last(tmp_path: Path) -> None:
         "fingerprint": FP,
         "run": "r/1",
         "files": [
-            {"path": "adapter/weights.bin", "bytes": 7},
-            {"path": "config.json", "bytes": 2},
-            {"path": "metrics.json", "bytes": (folder / "metrics.json").stat().st_size},
+            {"path": name, "bytes": (folder / name).stat().st_size, "sha256": _sha(folder / name)}
+            for name in ("adapter/weights.bin", "config.json", "metrics.json")
         ],
     }
+    assert [item["bytes"] for item in manifest["files"][:2]] == [7, 2]
     assert entry.manifest["created"] == created.isoformat(timespec="microseconds")
     assert entry.size() == 9 + (folder / "metrics.json").stat().st_size
     assert sorted(p.name for p in (tmp_path / "cache" / "train").iterdir()) == [FP]
@@ -127,14 +132,13 @@ def test_a_broken_entry_is_not_used_and_removed(tmp_path: Path, damage) -> None:
     assert cache.lookup("train", FP) is None and not entry.path.exists()
 
 
-def test_entry_without_file_list_is_valid(tmp_path: Path) -> None:
+def test_an_entry_whose_manifest_lists_no_files_is_not_sealed(tmp_path: Path) -> None:
     cache = StepCache(tmp_path)
     entry = make_entry(cache)
     manifest = dict(entry.manifest)
     del manifest["files"]
     (entry.path / "manifest.json").write_text(json.dumps(manifest))
-    found = cache.lookup("train", FP)
-    assert found is not None and found.manifest == manifest
+    assert cache.lookup("train", FP) is None and not entry.path.exists()
 
 
 def test_lookup_and_listing_of_an_empty_cache(tmp_path: Path) -> None:

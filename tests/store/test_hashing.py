@@ -71,9 +71,9 @@ def test_canonical_json_and_digest_are_key_order_and_whitespace_free() -> None:
     assert hashing.digest(value) == expected
 
 
-def memo_rows(home: Path) -> list[tuple[str, int, int, int, str]]:
+def memo_rows(home: Path) -> list[tuple[str, int, int, int, int, str]]:
     """The rows of the file-hash memo under `home`."""
-    with sqlite3.connect(home / "state" / "file-hashes.sqlite") as db:
+    with sqlite3.connect(home / "state" / "file-hashes-v2.sqlite") as db:
         return db.execute("SELECT * FROM hashes ORDER BY path").fetchall()
 
 
@@ -86,19 +86,19 @@ def test_memo_is_kept_under_the_current_home(tmp_path: Path, monkeypatch) -> Non
         assert file_sha256(path) == sums[files.index(path)]
     stats = [path.stat() for path in files]
     rows = [
-        (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, sha)
+        (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns, sha)
         for path, stat, sha in zip(files, stats, sums, strict=True)
     ]
     assert memo_rows(first) == [rows[0], rows[2]]
     assert memo_rows(second) == [rows[1]]
 
 
-def test_a_memoised_hash_is_trusted_while_size_mtime_and_inode_match(tmp_path: Path) -> None:
+def test_a_memoised_hash_is_trusted_while_the_file_status_matches(tmp_path: Path) -> None:
     path = tmp_path / "big.bin"
     real = write(path, b"z" * 50)
     assert file_sha256(path) == real
     home = Path(os.environ["SMOLORA_HOME"])
-    with sqlite3.connect(home / "state" / "file-hashes.sqlite") as db:
+    with sqlite3.connect(home / "state" / "file-hashes-v2.sqlite") as db:
         db.execute("UPDATE hashes SET sha256 = 'memoised'")
     assert file_sha256(path) == "memoised"  # not read again
     hash_in_background([path])  # known already: nothing to compute
@@ -165,7 +165,7 @@ def test_folder_hash_covers_relative_names_and_contents(tmp_path: Path) -> None:
 def test_a_memo_of_another_layout_means_hashing_every_time(tmp_path: Path) -> None:
     state = Path(os.environ["SMOLORA_HOME"]) / "state"
     state.mkdir(parents=True)
-    with sqlite3.connect(state / "file-hashes.sqlite") as db:
+    with sqlite3.connect(state / "file-hashes-v2.sqlite") as db:
         db.execute("CREATE TABLE hashes (path TEXT PRIMARY KEY, digest TEXT)")
     path = tmp_path / "data.bin"
     expected = write(path, b"r" * 10)
