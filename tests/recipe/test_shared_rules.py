@@ -189,3 +189,24 @@ def test_output_paths_below_the_recipe_folder_are_fine(tmp_path: Path) -> None:
     assert output_problems("runs/a", origin, cache=str(tmp_path / "c")) == []
     assert output_problems(7, origin) == []  # a wrong type is the schema's to report
     assert output_escape_problems({"output": "../x"}, {DIR: origin}) == []
+
+
+@pytest.mark.parametrize(
+    "dir_origin",
+    [None, Origin("set", Location("r.yaml", 1, 1)), Origin("file", Location("x", literal=True))],
+)
+def test_cache_dir_is_checked_after_a_skipped_dir(
+    dir_origin: Origin | None, tmp_path: Path
+) -> None:
+    origins = {CACHE: written_in(BUILTIN_RECIPES_DIR / "q.yaml")}
+    if dir_origin is not None:
+        origins[DIR] = Origin(dir_origin.kind)  # no location: not judged
+    data: dict[str, Any] = {"output": {"dir": "../x", "cache_dir": "c"}}
+    drop_shared_outputs(data, origins)
+    assert data == {"output": {"dir": "../x"}}
+    cache_origin = written_in(tmp_path / "r.yaml")
+    origins = (
+        {CACHE: cache_origin} if dir_origin is None else {DIR: dir_origin, CACHE: cache_origin}
+    )
+    problems = output_escape_problems({"output": {"dir": "../x", "cache_dir": "../c"}}, origins)
+    assert [p.field for p in problems] == ["output.cache_dir"]
