@@ -1,5 +1,5 @@
 """The step cache's bookkeeping: which runs hold entries (so gc spares them), the record of
-uses, unfinished work, leftover staging folders, and the sizes `cache gc` accepts."""
+uses, unfinished work, leftover staging folders, and when gc stops."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from smolora_recipes.store.cache import USES, StepCache, choose_garbage, parse_size
+from smolora_recipes.store.cache import USES, StepCache, choose_garbage
 from tests.store.test_cache import make_entry
 
 DEAD_PID = 2**22 + 12345  # above Linux's pid_max: never a live process
@@ -86,41 +84,6 @@ def test_entries_clear_staging_of_dead_writers_only(tmp_path: Path) -> None:
     (tmp_path / "train" / "notes.txt").write_text("not an entry")
     assert [found.path for found in cache.entries()] == [entry.path]
     assert not dead.exists() and live.exists() and odd.exists()
-
-
-@pytest.mark.parametrize(
-    ("text", "size"),
-    [
-        ("7", 7),
-        ("10B", 10),
-        ("2KB", 2_000),
-        ("3MB", 3 * 10**6),
-        ("4GB", 4 * 10**9),
-        ("5TB", 5 * 10**12),
-        ("2KiB", 2 * 2**10),
-        ("3MiB", 3 * 2**20),
-        ("4GiB", 4 * 2**30),
-        ("5TiB", 5 * 2**40),
-        (" 1.5 gb ", 15 * 10**8),
-        ("0", 0),
-    ],
-)
-def test_every_size_unit(text: str, size: int) -> None:
-    assert parse_size(text) == size
-
-
-@pytest.mark.parametrize("text", ["", "GB", "-1GB", "5XB", "1.2.3MB", "MB5"])
-def test_sizes_that_are_not_sizes(text: str) -> None:
-    with pytest.raises(ValueError) as raised:
-        parse_size(text)
-    assert str(raised.value) == f"not a size: {text!r} (use e.g. 500MB, 20GB)"
-
-
-def test_a_live_processs_record_that_is_not_json_is_ignored(tmp_path: Path) -> None:
-    cache = StepCache(tmp_path)
-    (tmp_path / ".active").mkdir()
-    (tmp_path / ".active" / f"{os.getppid()}.json").write_text("[not json")
-    assert cache.in_use() == set()
 
 
 def test_gc_stops_as_soon_as_the_rest_fits(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ damaged entry is dropped (content checked by default, each file named)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -12,33 +11,8 @@ from pathlib import Path
 import pytest
 
 from smolora_recipes.store import hashing
-from smolora_recipes.store.cache import CACHE_VERSION, METRICS, StepCache
+from smolora_recipes.store.cache import METRICS, StepCache
 from tests.store.test_cache import FP, make_entry
-
-
-def test_the_manifest_records_what_was_sealed(tmp_path: Path) -> None:
-    entry = make_entry(StepCache(tmp_path))
-    manifest = json.loads((entry.path / "manifest.json").read_text())
-    assert manifest == entry.manifest
-    created = manifest.pop("created")
-    assert created.endswith("+00:00") and len(created) == len("2026-12-05T08:00:00.000000+00:00")
-    weights = (entry.path / "adapter" / "weights.bin").read_bytes()
-    metrics = (entry.path / METRICS).read_bytes()
-    assert manifest == {
-        "cache_version": CACHE_VERSION,
-        "step": "train",
-        "fingerprint": FP,
-        "run": "r/1",
-        "files": [
-            {"path": "adapter/weights.bin", "bytes": len(weights), "sha256": _sha(weights)},
-            {"path": METRICS, "bytes": len(metrics), "sha256": _sha(metrics)},
-        ],
-    }
-    assert (entry.step, entry.fingerprint) == ("train", FP)
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def test_metrics_of_any_kind_are_stored_as_json(tmp_path: Path) -> None:
