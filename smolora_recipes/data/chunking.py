@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from smolora_recipes.data.long_text import encode
 from smolora_recipes.recipe.data_section import ChunkingSection
 
 _WORD = re.compile(r"\S+\s*")
@@ -62,8 +63,7 @@ class Chunker:
             return list(range(len(text)))
         if unit == "words":
             return [match.start() for match in _WORD.finditer(text)]
-        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        starts = sorted({start for start, end in encoded["offset_mapping"] if end > start})
+        starts = sorted({start for start, end in encode(self.tokenizer, text)[1] if end > start})
         return [0, *starts[1:]] if starts else []
 
     def _spans(self, count: int, boundaries: list[set[int]]) -> list[tuple[int, int]]:

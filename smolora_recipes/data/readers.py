@@ -257,8 +257,10 @@ def _read_delimited(
 def _csv_rows(
     reader: Any, numbers: list[int], where: str, field: str, policy: ErrorPolicy
 ) -> Iterator[tuple[int, list[str]]]:
-    """(physical line number, row) of a csv reader; a row it cannot parse goes to the policy."""
+    """(physical line number where the row starts, row) of a csv reader; a row it cannot parse
+    goes to the policy."""
     while True:
+        first_line = reader.line_num  # lines read before this row: the next one starts it
         try:
             row = next(reader)
         except StopIteration:
@@ -274,7 +276,7 @@ def _csv_rows(
                 )
             )
             continue
-        yield (numbers[reader.line_num - 1] if reader.line_num else 0), row
+        yield numbers[first_line], row
 
 
 def _text_files(source: TextFilesSource, field: str) -> list[Path]:
@@ -354,13 +356,14 @@ def _read_hub(
     if local is not None:
         yield from _rows(_load_local(local, source, field), shown_path(local, base_dir))
         return
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+    from datasets import load_dataset
+    from huggingface_hub import is_offline_mode
+
+    offline = is_offline_mode()  # HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE), as the hub reads it
     hint = (
         f"download it where there is network (datasets.load_dataset({source.name!r})"
         ".save_to_disk('folder')), copy the folder here and set `name: ./folder`"
     )
-    from datasets import load_dataset
-
     try:
         table = load_dataset(
             source.name,

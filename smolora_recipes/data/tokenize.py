@@ -10,12 +10,17 @@ fails, naming it.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from jinja2 import Template, TemplateError
+
+from smolora_recipes.core.chat_sandbox import chat_sandbox
 from smolora_recipes.core.errors import Location, Problem, UserInputError
 from smolora_recipes.core.sandbox import RENDER_SECONDS, RenderTimeout, time_limit
+from smolora_recipes.data.long_text import batch_token_ids, token_ids
 from smolora_recipes.recipe.schema import Recipe
 
 KEPT, SPLIT, SPLIT_PIECE, TRUNCATED = range(4)
@@ -83,17 +88,17 @@ def batch_tokens(
         ]
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     if options.fmt == "completion":
-        prompts = tokenizer([c["prompt"] for c in contents])["input_ids"]
-        responses = tokenizer([c["completion"] for c in contents], add_special_tokens=False)
+        prompts = batch_token_ids(tokenizer, [c["prompt"] for c in contents], True)
+        responses = batch_token_ids(tokenizer, [c["completion"] for c in contents], False)
         prompt_loss = 1 if options.train_on == "all" else 0
         return [
             (
                 [*prompt, *response, *eos],
                 [prompt_loss] * len(prompt) + [1] * (len(response) + len(eos)),
             )
-            for prompt, response in zip(prompts, responses["input_ids"], strict=True)
+            for prompt, response in zip(prompts, responses, strict=True)
         ]
-    texts = tokenizer([c["text"] for c in contents])["input_ids"]
+    texts = batch_token_ids(tokenizer, [c["text"] for c in contents], True)
     return [([*ids, *eos], [1] * (len(ids) + len(eos))) for ids in texts]
 
 
@@ -139,8 +144,6 @@ def _conversation_tokens(
 ) -> tuple[list[int], list[int]]:
     """`chat_tokens`, with a chat template's failure (its sandbox refusing, an error it raises)
     located at the conversation it failed on."""
-    from jinja2 import TemplateError
-
     try:
         with time_limit(RENDER_SECONDS):
             return chat_tokens(messages, tokenizer, train_on)
@@ -163,13 +166,23 @@ def render_chat(
     tokenizer: Any, messages: list[dict[str, str]], generation: bool, tokenize: bool
 ) -> Any:
     """The tokenizer's chat template (the recipe's `data.chat_template` when it sets one, see
-    `runtime.load_tokenizer`) applied to `messages`."""
-    rendered = tokenizer.apply_chat_template(
-        messages, tokenize=tokenize, add_generation_prompt=generation
+    `runtime.load_tokenizer`) applied to `messages` in the bounded chat sandbox: the text, or
+    its token ids (no special tokens added: the template writes them), as transformers'
+    `apply_chat_template` would give them."""
+    text = _compiled_chat_template(tokenizer.get_chat_template()).render(
+        messages=messages,
+        tools=None,
+        documents=None,
+        add_generation_prompt=generation,
+        **tokenizer.special_tokens_map,
     )
-    if tokenize and (isinstance(rendered, dict) or hasattr(rendered, "keys")):
-        rendered = rendered["input_ids"]  # transformers 5 returns a BatchEncoding
-    return list(rendered) if tokenize else rendered
+    return token_ids(tokenizer, text, special_tokens=False) if tokenize else text
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_chat_template(source: str) -> Template:
+    """A chat template compiled once (the dataset step renders it for every conversation)."""
+    return chat_sandbox().from_string(source)
 
 
 def chat_tokens(

@@ -97,14 +97,14 @@ def resolve_model_folder(
 
 def _hub_snapshot(repo_id: str, revision: str | None) -> Path:
     """The locally cached snapshot of a hub model; download only when online is allowed."""
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import is_offline_mode, snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
         return Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
     except LocalEntryNotFoundError:
         pass
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+    offline = is_offline_mode()  # HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE), as the hub reads it
     hint = (
         f"download it on a connected machine (huggingface-cli download {repo_id}) and copy the "
         "folder here, then set `model.base: ./path/to/folder`; or use a .gguf file"

@@ -109,6 +109,7 @@ def test_a_template_cannot_load_other_templates(write: WriteFiles, tag: str) -> 
     ("template", "reason"),
     [
         ("{{ messages.__class__.__mro__ }}", "unsafe"),
+        ("{{ 'a' * 3000000000 }}", "builds more than 1000000 items"),
         (
             "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
             "took longer than 2 s",

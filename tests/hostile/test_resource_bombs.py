@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import tracemalloc
 from pathlib import Path
 
 import pytest
 from jinja2.defaults import DEFAULT_FILTERS
 
-from smolora_recipes.data import readers
+from smolora_recipes.data import long_text, readers
 from smolora_recipes.data.records import DataError, ErrorPolicy, Record
 from smolora_recipes.data.templates import RecordTemplate
 from smolora_recipes.plan import inputs
@@ -169,3 +170,37 @@ def test_a_minified_json_file_longer_than_a_line_limit_still_reads(
     data.write_text(json.dumps([{"text": f"record {i}"} for i in range(50)]))
     section = DataSection.model_validate({"sources": [{"type": "json", "path": data}]})
     assert len(list(readers.read_source(section.sources[0], 0, tmp_path, ErrorPolicy()))) == 50
+
+
+def test_a_huge_record_line_is_tokenized_a_window_at_a_time(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 1 MB text line (the limit is 64 MB) never reaches the tokenizer whole, and its rows
+    hold exactly the tokens of one whole call."""
+    from transformers import AutoTokenizer
+    from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+    from tests.tiny_runs import write_tiny_recipe
+
+    text = " ".join(f"word{index % 97} déjà\n" for index in range(110_000))
+    recipe = write_tiny_recipe(
+        tmp_path,
+        tiny_model_dir,
+        data="data:\n  sources: [{type: jsonl, path: data/big.jsonl}]\n  format: text\n",
+    )
+    (tmp_path / "data/big.jsonl").write_text(json.dumps({"text": text}) + "\n")
+    longest = []
+    original_call = PreTrainedTokenizerBase.__call__
+
+    def recording_call(self: object, text: object = None, *args: object, **options: object):
+        texts = [text] if isinstance(text, str) else list(text or [])
+        longest.append(max(map(len, texts), default=0))
+        return original_call(self, text, *args, **options)
+
+    monkeypatch.setattr(PreTrainedTokenizerBase, "__call__", recording_call)
+    code, out, err = invoke("preview", str(recipe))
+    monkeypatch.undo()
+    assert code == 0, err
+    assert len(text) > 4 * long_text.WINDOW_CHARS and max(longest) == long_text.WINDOW_CHARS
+    whole = AutoTokenizer.from_pretrained(tiny_model_dir)(text)["input_ids"]
+    assert re.search(rf"train tokens\s+{len(whole) + 1}\b", out)  # + eos
