@@ -70,16 +70,15 @@ class Chunker:
         size, overlap = self.settings.size, self.settings.overlap
         spans: list[tuple[int, int]] = []
         start = previous_end = 0
-        while start < count:
+        while True:  # `count` > 0, and each chunk starts before `count`
             end = min(start + size, count)
             if end < count:  # every chunk must reach past the previous one
                 end = _best_cut(max(start, previous_end), end, boundaries)
             previous_end = end
             spans.append((start, end))
             if end >= count:
-                break
+                return spans
             start = max(end - overlap, start + 1)
-        return spans
 
     def _handle_leftover(self, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         if len(spans) < 2:
@@ -108,11 +107,12 @@ def _boundaries(text: str, bounds: list[int], respect: str) -> list[set[int]]:
 
 
 def _pieces_ending_at(offsets: list[int], bounds: list[int]) -> set[int]:
-    """For each text offset, the number of pieces up to and including the piece holding it."""
+    """For each text offset, the number of pieces up to and including the piece holding it
+    (offsets are sorted, and none is past the text's end, `bounds[-1]`)."""
     found: set[int] = set()
     piece = 0
     for offset in offsets:
-        while piece + 1 < len(bounds) and bounds[piece + 1] < offset:
+        while bounds[piece + 1] < offset:
             piece += 1
         found.add(piece + 1)
     return found

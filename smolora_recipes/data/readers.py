@@ -270,7 +270,7 @@ def _csv_rows(
                 data_error(
                     f"not valid CSV ({error})",
                     where,
-                    numbers[-1] if numbers else 0,
+                    numbers[-1],  # the csv module fails only on a line it has read
                     field=field,
                     hint="quote cells that contain the delimiter, quotes or line breaks",
                 )

@@ -96,3 +96,67 @@ def test_schema_refuses_inconsistent_sizes() -> None:
         ChunkingSection(size=4, overlap=4)
     with pytest.raises(ValueError, match="min_size"):
         ChunkingSection(size=4, min_size=5)
+
+
+def test_stats_add_up_over_texts() -> None:
+    chunker = Chunker(ChunkingSection(size=5, min_size=3, leftover="drop"))
+    assert chunker.chunks("a b c d e f") == ["a b c d e"]
+    assert chunker.chunks("a b") == ["a b"]
+    assert chunker.chunks("a b c d e f g h i j k l") == ["a b c d e", "f g h i j"]
+    assert chunker.chunks("a b c d e f g h i") == ["a b c d e", "f g h i"]
+    stats = chunker.stats
+    assert (stats.texts, stats.chunked, stats.chunks) == (4, 2, 6)
+    assert (stats.leftovers_dropped, stats.dropped_units) == (2, 3)
+    merging = Chunker(ChunkingSection(size=5, min_size=3))
+    merging.chunks("a b c d e f")
+    merging.chunks("a b c d e f g")
+    assert (merging.stats.leftovers_merged, merging.stats.chunks) == (2, 2)
+
+
+def test_a_leftover_after_several_chunks_joins_the_last_or_goes() -> None:
+    text = "a b c d e f g h i j k"
+    assert chunks(text, size=5, min_size=3) == ["a b c d e", "f g h i j k"]
+    assert chunks(text, size=5, min_size=3, leftover="drop") == ["a b c d e", "f g h i j"]
+
+
+def test_a_chunk_cut_short_by_a_sentence_still_moves_on_with_overlap() -> None:
+    assert chunks("a. b. c. d. e.", size=4, overlap=3, respect="sentence") == [
+        "a. b. c. d.",
+        "b. c. d. e.",
+    ]
+    assert chunks("a b. c d e f", size=4, overlap=3, respect="sentence") == [
+        "a b.",
+        "b. c d e",
+        "c d e f",
+    ]
+
+
+def test_paragraph_ends_come_before_later_sentence_ends() -> None:
+    text = "A b.\n\nC d. E f. G h."
+    assert chunks(text, size=5, respect="sentence") == ["A b.\n\nC d.", "E f. G h."]
+    assert chunks(text, size=5, respect="paragraph") == ["A b.", "C d. E f.", "G h."]
+
+
+def test_characters_are_cut_after_sentence_ends_exactly() -> None:
+    assert chunks("Ab. Cd. Efgh. Ij.", unit="chars", size=9, respect="sentence") == [
+        "Ab. Cd.",
+        "Efgh.",  # the space after "Cd." is a character of the second chunk
+        "Ij.",
+    ]
+    assert chunks("Ab. Cd. Ef.", unit="chars", size=4, respect="sentence") == [
+        "Ab.",
+        "Cd.",
+        "Ef.",
+    ]
+
+
+def test_token_chunking_needs_a_tokenizer_and_an_empty_text_has_no_chunks(
+    tokenizer: Any,
+) -> None:
+    with pytest.raises(ValueError, match=r"^token chunking needs the tokenizer$"):
+        Chunker(ChunkingSection(unit="tokens", size=8))
+    assert chunks(" \n ", tokenizer, unit="tokens", size=8) == []
+
+
+def test_a_sentence_ending_inside_the_first_piece_can_end_the_first_chunk() -> None:
+    assert chunks("A. b c d e. f g", size=3, respect="sentence") == ["A.", "b c d", "e. f g"]

@@ -137,10 +137,10 @@ def test_escaped_characters_that_are_real_characters_are_kept(tmp_path: Path) ->
         ('{"a": [1,\n 2,]}', None, "d.json:2: data.sources.2: not valid JSON (Expecting value)"),
         ("[" * 100_000, None, "d.json: data.sources.2: not valid JSON (nested too deeply)"),
         (
-            '{"rows": []}',
+            '{"rows": [], "meta": 1}',
             "items",
             "d.json: data.sources.2.records_field: no key 'items' in the "
-            "top-level object\n    hint: keys here: rows",
+            "top-level object\n    hint: keys here: rows, meta",
         ),
         (
             "{}",
@@ -171,11 +171,19 @@ def test_a_json_file_that_holds_no_records(
 
 def test_a_json_records_field_is_read(tmp_path: Path) -> None:
     source = json_file(tmp_path, json.dumps({"rows": [{"text": "a"}, {"text": "b"}]}), "rows")
-    records = list(read_source(source, 0, tmp_path, ErrorPolicy()))
+    records = list(read_source(source, 0, tmp_path / "recipes", ErrorPolicy()))
     assert [(r.fields["text"], r.origin) for r in records] == [
-        ("a", "d.json:item 1"),
-        ("b", "d.json:item 2"),
+        ("a", "../d.json:item 1"),  # relative to the recipe's folder
+        ("b", "../d.json:item 2"),
     ]
+
+
+def test_undecodable_bytes_in_a_file_read_whole(tmp_path: Path) -> None:
+    (tmp_path / "d.json").write_bytes(b'[{"text": "ok"}]\n\xff\n')
+    source = JsonSource(type="json", path=tmp_path / "d.json")
+    assert refusal(source, tmp_path).startswith(
+        "d.json:2: data.sources.2: not valid utf-8 text (invalid start byte at byte 0)"
+    )
 
 
 def test_a_file_read_whole_over_its_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -380,3 +388,68 @@ def test_a_hub_dataset_that_cannot_be_loaded(
     assert refusal(source, tmp_path) == (
         f"some/dataset: data.sources.2: cannot load dataset 'some/dataset': {reason}" + HUB_HINT
     )
+
+
+def test_a_save_to_disk_folder_with_damaged_arrow_data(tmp_path: Path) -> None:
+    """Bytes overwritten in the middle pass Arrow's quick check, not its full one (they would
+    crash the reader later)."""
+    from datasets import Dataset
+
+    Dataset.from_dict({"text": [f"row {i} " * 3 for i in range(200)]}).save_to_disk(
+        tmp_path / "saved"
+    )
+    (arrow,) = (tmp_path / "saved").glob("*.arrow")
+    data = bytearray(arrow.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 8] = b"\xff" * 8
+    arrow.write_bytes(bytes(data))
+    source = HubSource(type="hf", name="./saved")
+    assert refusal(source, tmp_path).startswith(
+        "saved: data.sources.2: damaged Arrow data in this save_to_disk folder: "
+    )
+
+
+def text_file(tmp_path: Path, content: bytes, split_by: str) -> TextFilesSource:
+    (tmp_path / "notes.txt").write_bytes(content)
+    return TextFilesSource(type="text_files", path=tmp_path / "notes.txt", split_by=split_by)
+
+
+def test_a_text_file_read_whole_may_hold_lines_longer_than_a_record_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 2**20)
+    content = b"w" * (2**20 + 10)
+    records = list(read_source(text_file(tmp_path, content, "file"), 0, tmp_path, ErrorPolicy()))
+    assert [(len(r.fields["text"]), r.origin) for r in records] == [(2**20 + 10, "notes.txt")]
+    assert refusal(text_file(tmp_path, content, "line"), tmp_path).startswith(
+        "notes.txt:1: data.sources.2: line longer than 1 MB"
+    )
+
+
+@pytest.mark.parametrize("split_by", ["file", "line", "paragraph"])
+def test_undecodable_text_goes_to_the_policy_in_every_split(tmp_path: Path, split_by: str) -> None:
+    source = text_file(tmp_path, b"Good line\n\xffbad\n\nlast\n", split_by)
+    assert refusal(source, tmp_path) == (
+        "notes.txt:2: data.sources.2: not valid utf-8 text (invalid start byte at byte 0)"
+        "\n    hint: re-save the file as utf-8, set the source's `encoding`, or `on_error: skip`"
+    )
+    policy = ErrorPolicy(on_error="skip")
+    records = list(read_source(source, 0, tmp_path, policy))
+    assert policy.skipped == 1 and records[-1].fields["text"].endswith("last")
+
+
+def test_lines_and_paragraphs_keep_their_line_and_inner_spaces(tmp_path: Path) -> None:
+    content = b"Set MAX\nto 3  \nnow\n\n  second  \n"
+    lines = list(read_source(text_file(tmp_path, content, "line"), 0, tmp_path, ErrorPolicy()))
+    assert [(r.fields["text"], r.origin) for r in lines] == [
+        ("Set MAX", "notes.txt:1"),
+        ("to 3", "notes.txt:2"),
+        ("now", "notes.txt:3"),
+        ("second", "notes.txt:5"),
+    ]
+    source = text_file(tmp_path, content, "paragraph")
+    paragraphs = list(read_source(source, 0, tmp_path, ErrorPolicy()))
+    assert [(r.fields["text"], r.origin) for r in paragraphs] == [
+        ("Set MAX\nto 3  \nnow", "notes.txt:1"),
+        ("second", "notes.txt:5"),
+    ]
