@@ -101,6 +101,7 @@ def load_recipe(
     problems: list[Problem] = []
     for override in overrides:
         problems.extend(_apply_override(data, origins, override, env))
+    _clear_replaced(data, origins)
     problems.extend(output_escape_problems(data, origins))
     if "name" not in data:
         data["name"] = _INVALID_NAME_CHARS.sub("-", top.stem).strip("-.") or "recipe"
@@ -243,6 +244,11 @@ def _deep_merge(
 
 # --------------------------------------------------------------------------- --set overrides
 
+# Fields a recipe sets one of: a `--set` of one replaces the other (see `_clear_replaced`).
+EXCLUSIVE_FIELDS: tuple[tuple[FieldPath, FieldPath], ...] = (
+    (("sft", "max_steps"), ("sft", "epochs")),
+)
+
 
 def _apply_override(
     data: dict[str, Any], origins: dict[FieldPath, Origin], override: str, env: Mapping[str, str]
@@ -287,6 +293,25 @@ def _apply_override(
     for inner in _subpaths(value, path):
         origins[inner] = origin
     return []
+
+
+def _clear_replaced(data: dict[str, Any], origins: dict[FieldPath, Origin]) -> None:
+    """A `--set` of one of two exclusive fields (`sft.max_steps`, `sft.epochs`) replaces the
+    other one when a file set it: that one becomes null, its origin saying which `--set`
+    cleared it. Both given with `--set` stay a conflict for validation to name."""
+    for pair in EXCLUSIVE_FIELDS:
+        for chosen, other in (pair, pair[::-1]):
+            given = origins.get(chosen)
+            section = data.get(other[0])
+            if given is None or given.kind != "set" or not isinstance(section, dict):
+                continue
+            replaced = origins.get(other)
+            if section.get(chosen[1]) is None or section.get(other[1]) is None:
+                continue  # a null clears nothing; nothing to clear
+            if replaced is not None and replaced.kind == "set":
+                continue
+            section[other[1]] = None
+            origins[other] = Origin("cleared", given.location, given.detail)
 
 
 def _subpaths(value: Any, prefix: FieldPath) -> list[FieldPath]:

@@ -9,7 +9,7 @@ from typing import Literal
 from smolora_recipes.core.errors import Location
 from smolora_recipes.core.shared_paths import checkout_root
 
-OriginKind = Literal["default", "file", "extends", "set", "env"]
+OriginKind = Literal["default", "file", "extends", "set", "env", "cleared"]
 
 
 @dataclass(frozen=True)
@@ -21,11 +21,14 @@ class Origin:
     detail: str = ""
 
     def describe(self) -> str:
-        """Human form: `default`, `recipe.yaml:3:5`, `base.yaml:2:3 (extends)`, `--set lora.r=8`."""
+        """Human form: `default`, `recipe.yaml:3:5`, `base.yaml:2:3 (extends)`, `--set lora.r=8`,
+        `cleared by --set sft.max_steps=8` (an exclusive field replaced)."""
         if self.kind == "default":
             return f"default ({self.detail})" if self.detail else "default"
         if self.kind == "set":
             return f"--set {self.detail}"
+        if self.kind == "cleared":
+            return f"cleared by --set {self.detail}"
         if self.kind == "env":
             return f"env {self.detail} at {self.location}"
         suffix = " (extends)" if self.kind == "extends" else ""

@@ -145,7 +145,10 @@ class SftSection(Section):
     @classmethod
     def _steps_or_epochs(cls, value: float | None, info: ValidationInfo) -> float | None:
         if value is not None and info.data.get("max_steps") is not None:
-            raise ValueError("set either max_steps or epochs, not both")
+            raise ValueError(
+                "set either max_steps or epochs, not both (a `--set` of one replaces the "
+                "other; `--set sft.epochs=null` clears it)"
+            )
         return value
 
 

@@ -23,6 +23,7 @@ from smolora_recipes.plan.specs import STEP_SPEC_BY_NAME
 from smolora_recipes.plan.status import record_plan
 from smolora_recipes.recipe.canonical import canonical_yaml
 from smolora_recipes.recipe.loader import LoadedRecipe
+from smolora_recipes.recipe.yaml_source import path_text
 from smolora_recipes.report.files import written_report
 from smolora_recipes.run.state import RunOptions, RunState, StepRecord
 from smolora_recipes.steps.context import StepContext
@@ -93,6 +94,9 @@ def execute(
     (run_dir / "plan.json").write_text(json.dumps(plan.to_json(), indent=2), encoding="utf-8")
     log = RunLog(run_dir / RUN_LOG, echo)
     log(f"run {run_dir}")
+    for path, origin in loaded.origins.items():
+        if origin.kind == "cleared":  # an exclusive field a `--set` replaced
+            log(f"{path_text(path)}: {origin.describe()}")
     state.warnings = run_warnings(loaded)
     for warning in state.warnings:
         log(f"WARNING: {warning}")
