@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from smolora_recipes.core.shared_paths import shared_root
 from smolora_recipes.plan.build import Plan, PlannedStep, build_plan, plan_inputs
 from smolora_recipes.plan.rerun_cost import rerun_cost
 from smolora_recipes.recipe.canonical import canonical_data, flatten, scalar_text
 from smolora_recipes.recipe.loader import LoadedRecipe
-from smolora_recipes.recipe.shared_rules import SHARED_OUTPUT
+from smolora_recipes.recipe.shared_rules import OUTPUT_FIELDS, SHARED_OUTPUT
 from smolora_recipes.recipe.yaml_source import FieldPath, path_text
 from smolora_recipes.store.cache import StepCache
 
@@ -175,7 +176,10 @@ def diff_recipes(
 
 
 def _unused(loaded: LoadedRecipe, path: FieldPath) -> bool:
-    """A shared (or committed) recipe's own output paths are not used, so not compared."""
+    """A shared (fetched or committed) recipe does not choose its output paths, written or
+    default (its runs go to the working folder), so they are not compared."""
+    if path in OUTPUT_FIELDS and shared_root(loaded.file):
+        return True
     return loaded.origin_of(path).detail == SHARED_OUTPUT
 
 

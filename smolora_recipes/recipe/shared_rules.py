@@ -15,7 +15,7 @@ from smolora_recipes.core.shared_paths import SHORT_COMMIT, shared_root
 from smolora_recipes.recipe.origin import Origin
 from smolora_recipes.recipe.yaml_source import FieldPath, path_text
 
-_OUTPUT_FIELDS = (("output", "dir"), ("output", "cache_dir"))
+OUTPUT_FIELDS = (("output", "dir"), ("output", "cache_dir"))
 _REMOTE_CODE = ("model", "trust_remote_code")
 SHARED_OUTPUT = "a shared recipe's own value is not used"  # the origin of a dropped output path
 
@@ -24,7 +24,7 @@ def drop_shared_outputs(data: dict[str, Any], origins: dict[FieldPath, Origin]) 
     """A `builtin:` or `git+` recipe does not choose where runs and caches are written: those
     go to the defaults (`runs/` in the working directory), or where the user's own files say."""
     output = data.get("output")
-    for path in _OUTPUT_FIELDS:
+    for path in OUTPUT_FIELDS:
         origin = origins.get(path)
         if not isinstance(output, dict) or origin is None or origin.location is None:
             continue
@@ -72,7 +72,7 @@ def output_escape_problems(data: dict[str, Any], origins: dict[FieldPath, Origin
     and symlinks leading elsewhere are refused unless they come from the command line."""
     output = data.get("output")
     problems: list[Problem] = []
-    for path in _OUTPUT_FIELDS:
+    for path in OUTPUT_FIELDS:
         value = output.get(path[1]) if isinstance(output, dict) else None
         origin = origins.get(path)
         if not isinstance(value, str) or origin is None or origin.kind == "set":

@@ -105,3 +105,16 @@ def test_diff_json_has_inputs_and_cost(minimal: Path, write: WriteFiles) -> None
 def test_diff_needs_two_recipes_or_a_revision(minimal: Path, args: list[str]) -> None:
     code, _, err = invoke("diff", *args)
     assert code == 2 and "give OLD and NEW, or --rev REV and one recipe" in err
+
+
+@pytest.mark.parametrize("output", ["", "output: {dir: out/runs}\n"])
+def test_a_revision_equal_to_the_file_differs_in_nothing(tmp_path: Path, output: str) -> None:
+    """A committed revision does not choose where runs go (they go to the working folder), so
+    its output folders are not compared: no false `output.dir` row (issue 22, item 4)."""
+    repo = GitRepo(tmp_path / "recipes")
+    repo.commit({"sub/recipe.yaml": MINIMAL_RECIPE + output, "sub/data/train.jsonl": TRAIN_JSONL})
+    recipe = "recipes/sub/recipe.yaml"
+    for args in (["--rev", "HEAD", recipe], [f"{recipe}@HEAD", recipe, "--format", "markdown"]):
+        code, out, err = invoke("diff", *args)
+        assert code == 0, err
+        assert "output" not in out and "no field differs" in out.lower()
