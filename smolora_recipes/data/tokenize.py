@@ -1,11 +1,11 @@
 """Example rows -> token ids with a loss mask, under the length policy (`sft.over_length`).
 
-Text: every token carries loss and eos is appended. Completion: the prompt, then the response
-and eos; only the response carries loss (unless `train_on: all`). Chat: rendered with the chat
-template (the recipe's or the tokenizer's); with `train_on: assistant` only assistant turns,
-with their end-of-turn tokens, carry loss. An example longer than `max_length` is split,
-truncated, dropped (it yields no row; the caller counts examples in and first rows out) or
-fails, naming it.
+Text: every token carries loss and eos is appended. Completion: the prompt and its separator,
+then the response and eos; only the response carries loss (unless `train_on: all`). Chat:
+rendered with the chat template (the recipe's or the tokenizer's); with `train_on: assistant`
+only assistant turns, with their end-of-turn tokens, carry loss. An example longer than
+`max_length` is split, truncated, dropped (it yields no row; the caller counts examples in and
+first rows out) or fails, naming it.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class TokenizeOptions:
     train_on: str
     max_length: int
     over_length: str  # split | truncate | drop | fail (never auto)
+    separator: str = ""  # completion: ends each prompt
 
     @classmethod
     def of(cls, recipe: Recipe) -> TokenizeOptions:
@@ -46,6 +47,7 @@ class TokenizeOptions:
             train_on=data.train_on,
             max_length=sft.max_length,
             over_length=resolve_over_length(sft.over_length, data.format),
+            separator=data.completion_separator,
         )
 
 
@@ -88,7 +90,9 @@ def batch_tokens(
         ]
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     if options.fmt == "completion":
-        prompts = batch_token_ids(tokenizer, [c["prompt"] for c in contents], True)
+        prompts = batch_token_ids(
+            tokenizer, [c["prompt"] + options.separator for c in contents], True
+        )
         responses = batch_token_ids(tokenizer, [c["completion"] for c in contents], False)
         prompt_loss = 1 if options.train_on == "all" else 0
         return [

@@ -78,8 +78,12 @@ def flatten(data: Any, prefix: FieldPath = ()) -> dict[FieldPath, Any]:
 
 
 def scalar_text(value: Any) -> str:
-    """One value in YAML flow style, on one line."""
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10**9)
+    """One value in YAML flow style, on one line (a text with line breaks double-quoted, its
+    breaks written `\\n`: single quotes would fold them onto more lines)."""
+    style = '"' if isinstance(value, str) and ("\n" in value or "\r" in value) else None
+    text = yaml.safe_dump(
+        value, default_flow_style=True, allow_unicode=True, width=10**9, default_style=style
+    )
     return text.removesuffix("\n").removesuffix("\n...")
 
 

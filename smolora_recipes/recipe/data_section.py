@@ -83,6 +83,14 @@ class DataSection(Section):
             "and `smolora generate` use the same one, so training and inference cannot drift."
         ),
     )
+    completion_separator: str = Field(
+        default="\n",
+        max_length=100,
+        description=(
+            "`format: completion`: the text between the prompt and the response (it ends the "
+            "prompt, so it carries no loss); the sample step puts it after each prompt too."
+        ),
+    )
     train_on: Literal["assistant", "all"] = Field(
         default="assistant",
         description=(

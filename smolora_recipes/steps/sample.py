@@ -10,6 +10,7 @@ from typing import Any
 from smolora_recipes.inference.generation import GenerationSettings, format_prompt, generate_batch
 from smolora_recipes.models.runtime import load_model
 from smolora_recipes.recipe.artifact_sections import SamplePrompt, SamplesSection
+from smolora_recipes.recipe.schema import Recipe
 from smolora_recipes.steps.context import StepContext
 from smolora_recipes.steps.results import SampleItem, SampleResult
 
@@ -48,14 +49,22 @@ def tuned_model(ctx: StepContext) -> Any:
     return PeftModel.from_pretrained(base, ctx.outputs["train"]).eval()
 
 
+def prompt_texts(recipe: Recipe, tokenizer: Any) -> list[str]:
+    """The sample prompts as the model saw its training examples: in the chat template (chat),
+    followed by `data.completion_separator` (completion), or as written (text)."""
+    data = recipe.data
+    chat = data.format == "chat"
+    ending = data.completion_separator if data.format == "completion" else ""
+    return [format_prompt(tokenizer, item.prompt, chat) + ending for item in recipe.samples.prompts]
+
+
 def run(ctx: StepContext) -> SampleResult:
     """Write samples.jsonl with base and tuned outputs; return accuracies and throughput."""
     samples = ctx.recipe.samples
     settings = settings_of(samples)
     folder, trust = ctx.model_folder(), ctx.recipe.model.trust_remote_code
     tokenizer = ctx.tokenizer()
-    chat = ctx.recipe.data.format == "chat"
-    texts = [format_prompt(tokenizer, item.prompt, chat) for item in samples.prompts]
+    texts = prompt_texts(ctx.recipe, tokenizer)
     outputs: dict[str, list[str]] = {}
     tokens = 0
     started = time.perf_counter()

@@ -126,6 +126,23 @@ def test_completion_loss_is_on_the_response_only(tokenizer: Any) -> None:
     assert set(everything["completion_mask"][0]) == {1}
 
 
+def test_the_completion_separator_ends_the_prompt_without_loss(tokenizer: Any) -> None:
+    pair = [{"prompt": "what is quux?", "completion": "a blorp"}]
+    out = tokenized(pair, tokenizer, fmt="completion", separator="\nA: ")
+    ids, mask = out["input_ids"][0], out["completion_mask"][0]
+    assert tokenizer.decode(ids) == "what is quux?\nA: a blorp" + tokenizer.eos_token
+    assert masked_text(tokenizer, ids, mask) == "a blorp" + tokenizer.eos_token
+
+
+def test_a_recipe_separates_prompt_and_completion_by_a_line_break() -> None:
+    from smolora_recipes.recipe.data_section import DataSection
+
+    section = DataSection.model_validate(
+        {"sources": [{"type": "jsonl", "path": "a.jsonl"}], "format": "completion"}
+    )
+    assert section.completion_separator == "\n"
+
+
 def test_auto_length_policy_depends_on_the_format() -> None:
     assert resolve_over_length("auto", "text") == "split"
     assert resolve_over_length("auto", "chat") == "drop"

@@ -121,7 +121,8 @@ def test_every_error_is_reported_in_order() -> None:
 def test_cross_field_rule_has_no_value_error_prefix_and_no_value() -> None:
     assert problems_of({"data": SOURCES, "sft": {"max_steps": 10, "epochs": 2}}) == [
         Problem(
-            "set either max_steps or epochs, not both",
+            "set either max_steps or epochs, not both (a `--set` of one replaces the other; "
+            "`--set sft.epochs=null` clears it)",
             located(("sft", "epochs")),
             "sft.epochs",
             "expected: Passes over the training set (`num_train_epochs`); 1 when neither is set.",
