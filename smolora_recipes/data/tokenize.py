@@ -124,6 +124,8 @@ def apply_length_policy(
             for start in starts
         ]
     if options.over_length == "truncate":
+        if not any(mask[:limit]):  # the loss-carrying part was cut off: nothing to learn
+            return []  # dropped, and counted as such
         return [(ids[:limit], mask[:limit], TRUNCATED)]
     if options.over_length == "drop":
         return []

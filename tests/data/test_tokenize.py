@@ -101,6 +101,19 @@ def test_truncate_keeps_the_first_max_length_tokens(tokenizer: Any) -> None:
     assert out["outcome"] == [TRUNCATED] and out["input_ids"][0] == tokenizer(text)["input_ids"][:8]
 
 
+def test_truncation_that_leaves_no_loss_drops_the_example(tokenizer: Any) -> None:
+    long_prompt = {"prompt": "the quick brown fox jumps " * 4, "completion": "over"}
+    short = {"prompt": "a", "completion": "the lazy dog"}
+    out = tokenized(
+        [long_prompt, short], tokenizer, fmt="completion", max_length=8, over_length="truncate"
+    )
+    assert out["origin"] == ["a.jsonl:2"] and out["outcome"] == [KEPT]
+    chat = tokenized(
+        [{"messages": CHAT}], tokenizer, fmt="chat", max_length=6, over_length="truncate"
+    )
+    assert chat["outcome"] == []
+
+
 def test_fail_names_the_example_and_its_length(tokenizer: Any) -> None:
     with pytest.raises(UserInputError) as caught:
         tokenized(
