@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -36,6 +38,7 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
 }
 
 ModelKind = Literal["builtin", "local_dir", "gguf_file", "hub"]
+_HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")  # owner/name, as the hub names repositories
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,20 @@ def builtin_model_file(model: BuiltinModel) -> Path:
             field="model.base",
             hint=model.install_hint(),
         )
+    )
+
+
+def unknown_model_problem(base: str) -> tuple[str, str] | None:
+    """(message, hint) when `base`, not a local path, is neither a built-in alias nor a hub id
+    (`owner/name`): a typo found at validation, not by a failed download at load."""
+    if base in BUILTIN_MODELS or _HUB_ID.fullmatch(base):
+        return None
+    close = difflib.get_close_matches(base, BUILTIN_MODELS, n=1, cutoff=0.6)
+    guess = f"; did you mean {close[0]!r}?" if close else ""
+    return (
+        f"{base!r} is not a built-in model, a local path or a hub id (owner/name){guess}",
+        f"built-in models: {', '.join(BUILTIN_MODELS)}; a local model starts with ./ or / (or "
+        "ends in .gguf); a hub model is named owner/name, e.g. HuggingFaceTB/SmolLM2-135M-Instruct",
     )
 
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from smolora_recipes.core.errors import Location, Problem, RecipeError, display_path
 from smolora_recipes.core.paths import user_path
 from smolora_recipes.core.shared_paths import checkout_root, shared_root
-from smolora_recipes.recipe.builtin_models import looks_local
+from smolora_recipes.recipe.builtin_models import looks_local, unknown_model_problem
 from smolora_recipes.recipe.origin import Origin, OriginKind
 from smolora_recipes.recipe.problems import problems_from_validation
 from smolora_recipes.recipe.references import (
@@ -377,6 +377,9 @@ def _resolve_paths(
         origin = origins.get(path, Origin("default"))
         base_dir = origin.base_dir(top_dir)
         if isinstance(marker, ModelRefMarker) and not looks_local(value, base_dir):
+            unknown = unknown_model_problem(value)
+            if unknown:
+                problems.append(Problem(unknown[0], locate(path), path_text(path), unknown[1]))
             continue
         resolved = Path(os.path.normpath(base_dir / user_path(value)))
         set_value_at(data, path, str(resolved))
