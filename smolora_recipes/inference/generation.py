@@ -54,15 +54,23 @@ class Completion:
 
 
 def complete(
-    model: Any, tokenizer: Any, texts: Sequence[str], settings: GenerationSettings
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    settings: GenerationSettings,
+    progress: str | None = None,
 ) -> list[Completion]:
-    """Generate for every text, in length-sorted left-padded batches; answers in input order."""
+    """Generate for every text, in length-sorted left-padded batches; answers in input order.
+    With `progress`, a terminal shows a bar of that name over the prompts (a log, none)."""
     import torch
+    from tqdm.auto import tqdm
     from transformers import set_seed
 
     set_seed(settings.seed)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     done: list[Completion | None] = [None] * len(texts)
+    hidden = True if progress is None else None  # None: shown only where stderr is a terminal
+    bar = tqdm(total=len(texts), desc=progress, unit="prompt", leave=False, disable=hidden)
     for start in range(0, len(order), settings.batch_size):
         chunk = order[start : start + settings.batch_size]
         batch = tokenizer(
@@ -84,6 +92,8 @@ def complete(
                 completion_tokens=length,
                 stopped=stopped,
             )
+        bar.update(len(chunk))
+    bar.close()
     return [completion for completion in done if completion is not None]
 
 
@@ -97,10 +107,15 @@ def _answer_length(tokens: list[int], eos: int | list[int] | None) -> tuple[int,
 
 
 def generate_batch(
-    model: Any, tokenizer: Any, texts: Sequence[str], settings: GenerationSettings
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    settings: GenerationSettings,
+    progress: str | None = None,
 ) -> tuple[list[str], int]:
-    """Generate for every text in batches; the answers in input order and the tokens generated."""
-    done = complete(model, tokenizer, texts, settings)
+    """Generate for every text in batches; the answers in input order and the tokens generated
+    (`progress`: see `complete`)."""
+    done = complete(model, tokenizer, texts, settings, progress)
     return [c.text for c in done], sum(c.completion_tokens for c in done)
 
 

@@ -71,7 +71,9 @@ def run(ctx: StepContext) -> SampleResult:
     # tuned first: the merged model may still be in memory, and is dropped before base loads
     for which in ("tuned", "base") if samples.compare_base else ("tuned",):
         model = load_model(folder, ctx.runtime(), trust) if which == "base" else tuned_model(ctx)
-        outputs[which], generated = generate_batch(model, tokenizer, texts, settings)
+        outputs[which], generated = generate_batch(
+            model, tokenizer, texts, settings, progress=f"sample {which}"
+        )
         tokens += generated
         del model
         gc.collect()

@@ -29,7 +29,8 @@ class StopOnInterrupt(TrainerCallback):
 
 
 class TrainProgress(TrainerCallback):
-    """Logs loss with timestamps, appends train_log.jsonl, and shows a progress bar.
+    """Logs loss with timestamps, appends train_log.jsonl, and shows a progress bar on a
+    terminal.
 
     Resuming from step N keeps the log's entries up to N (later ones are trained again), so
     the loss history of a resumed run is the whole curve.
@@ -65,6 +66,7 @@ class TrainProgress(TrainerCallback):
             desc="train",
             unit="step",
             leave=False,
+            disable=None,  # no bar where stderr is no terminal: a log file gets no `\r` lines
         )
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
