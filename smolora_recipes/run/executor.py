@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -69,11 +70,13 @@ def new_run_dir(parent: Path, started: datetime) -> Path:
 
 
 def _point_latest(run_dir: Path) -> None:
+    """`latest` -> this run, swapped in one rename (a reader never finds it missing)."""
     latest = run_dir.parent / "latest"
+    swap = run_dir.parent / f".latest-{os.getpid()}"
     try:
-        if latest.is_symlink() or latest.exists():
-            latest.unlink()
-        latest.symlink_to(run_dir.name, target_is_directory=True)
+        swap.unlink(missing_ok=True)
+        swap.symlink_to(run_dir.name, target_is_directory=True)
+        os.replace(swap, latest)
     except OSError:
         pass  # symlinks may be unavailable (Windows without privilege); the run is still fine
 
@@ -120,7 +123,8 @@ def execute(
             state.options.cache.release_all()
     if state.status == "ok" and state.options.cache is not None and state.options.until is None:
         record_plan(state.options.cache, plan)
-    _point_latest(run_dir)
+    if state.status == "ok":  # `latest` is the newest run that worked, not a failed try
+        _point_latest(run_dir)
     report = written_report(run_dir)
     log(f"{state.status}: " + (f"report at {report}" if report else "no report written"))
     return state

@@ -1,0 +1,33 @@
+"""What a run leaves for its user: plain log lines where the output is no terminal (issue 22,
+item 8), and `latest` on the newest run that worked (item 10)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import invoke
+from tests.tiny_runs import write_tiny_recipe
+
+
+def test_a_run_logged_to_a_file_has_no_carriage_returns(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    recipe = write_tiny_recipe(tmp_path, tiny_model_dir)
+    code, out, err = invoke("run", str(recipe), "--no-cache")  # CliRunner: no terminal
+    assert code == 0, err
+    assert "\r" not in out + err
+    assert "train: step 6/6 loss " in err and "sample: accuracy: " in err
+
+
+def test_latest_stays_on_the_newest_run_that_worked(tmp_path: Path, tiny_model_dir: Path) -> None:
+    recipe = write_tiny_recipe(tmp_path, tiny_model_dir)
+    (tmp_path / "data/bad.jsonl").write_text('{"messages": [\n')
+    code, _, err = invoke("run", str(recipe), "--set", "sft.max_steps=2")
+    assert code == 0, err
+    latest = tmp_path / "runs/tiny/latest"
+    worked = latest.resolve()
+    bad = f"data.sources.0.path={tmp_path / 'data/bad.jsonl'}"  # --set paths: from the cwd
+    code, _, err = invoke("run", str(recipe), "--set", bad)
+    assert code == 2, err
+    runs = sorted(path for path in latest.parent.iterdir() if not path.is_symlink())
+    assert len(runs) == 2 and latest.resolve() == worked == runs[0]
