@@ -12,7 +12,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 
 from smolora_recipes.recipe.canonical import scalar_text
-from smolora_recipes.recipe.schema import Recipe
+from smolora_recipes.recipe.schema import DEFAULT_FROM, Recipe
 from smolora_recipes.recipe.schema_walk import models_in
 
 SCHEMA_ID = "https://smolora-recipes.dev/schemas/recipe.schema.json"
@@ -51,6 +51,9 @@ def _type_name(annotation: Any) -> str:
 
 
 def _default_text(field: Any) -> str:
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    if DEFAULT_FROM in extra:
+        return str(extra[DEFAULT_FROM])
     if field.is_required():
         return "**required**"
     default = field.get_default(call_default_factory=True)

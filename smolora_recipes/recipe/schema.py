@@ -12,9 +12,9 @@ when the reason is not obvious. The shared base and the path markers are in `sec
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from smolora_recipes.recipe.artifact_sections import MergeSection, OutputSection, SamplesSection
 from smolora_recipes.recipe.data_section import DataSection
@@ -23,17 +23,29 @@ from smolora_recipes.recipe.section import Section
 from smolora_recipes.recipe.training_sections import DistributedSection, LoraSection, SftSection
 
 RECIPE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+DEFAULT_FROM = "defaultFrom"  # JSON Schema note: where a field's value comes from when omitted
+
+
+def _optional_in_files(schema: dict[str, Any]) -> None:
+    """The JSON Schema of a recipe file: a field with a `defaultFrom` is not required."""
+    properties = schema.get("properties", {})
+    schema["required"] = [
+        name for name in schema.get("required", []) if DEFAULT_FROM not in properties.get(name, {})
+    ]
 
 
 class Recipe(Section):
     """A whole recipe: the program `smolora run` executes."""
+
+    # `name` is filled in by the loader from the file name: required here, optional in a file
+    model_config = ConfigDict(json_schema_extra=_optional_in_files)
 
     recipe_version: Literal[1] = Field(
         default=1, description="Version of the recipe language this file is written in."
     )
     name: str = Field(
         max_length=100,
-        json_schema_extra={"pattern": RECIPE_NAME_PATTERN},
+        json_schema_extra={"pattern": RECIPE_NAME_PATTERN, DEFAULT_FROM: "the file name"},
         description="Run name (defaults to the file name); runs go to `<output.dir>/<name>/`.",
     )
     description: str | None = Field(default=None, description="One line saying what it teaches.")

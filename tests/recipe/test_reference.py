@@ -21,7 +21,8 @@ def test_json_schema_names_its_dialect_and_id_and_matches_the_stored_file() -> N
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"] == SCHEMA_ID == "https://smolora-recipes.dev/schemas/recipe.schema.json"
     assert schema["additionalProperties"] is False
-    assert schema["required"] == ["name", "data"]
+    assert schema["required"] == ["data"]  # `name` defaults to the file name
+    assert schema["properties"]["name"]["defaultFrom"] == "the file name"
     text = json_schema_text()
     assert text.endswith("}\n") and not text.endswith("\n\n")
     assert text.startswith('{\n  "$schema": ')  # two-space indent
@@ -99,7 +100,7 @@ def test_each_section_opens_with_its_docstring_then_its_table() -> None:
     "row",
     [
         # required, a plain type
-        "| `name` | str | **required** | Run name (defaults to the file name); "
+        "| `name` | str | the file name | Run name (defaults to the file name); "
         "runs go to `<output.dir>/<name>/`. |",
         # optional with a null default
         "| `description` | str or null | `null` | One line saying what it teaches. |",
