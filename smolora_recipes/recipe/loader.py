@@ -390,14 +390,12 @@ def _resolve_paths(
         must_exist = isinstance(marker, ModelRefMarker) or marker.must_exist
         problem = _check_exists(resolved, marker) if must_exist else None
         if problem:
-            problems.append(
-                Problem(
-                    f"{problem}: {resolved}",
-                    locate(path),
-                    path_text(path),
-                    hint=f"relative paths are relative to the recipe that names them ({base_dir})",
-                )
+            hint = (
+                "an absolute path: check that it exists on this machine"
+                if user_path(value).is_absolute()
+                else f"relative paths are relative to the recipe that names them ({base_dir})"
             )
+            problems.append(Problem(f"{problem}: {resolved}", locate(path), path_text(path), hint))
     return problems
 
 

@@ -296,6 +296,20 @@ def test_a_missing_input_names_the_folder_it_was_relative_to(
     )
 
 
+@pytest.mark.parametrize(
+    "field", ["model:\n  base", "data:\n  sources:\n    - type: jsonl\n      path"]
+)
+def test_a_missing_absolute_path_is_not_called_relative(
+    write: WriteFiles, in_tmp_dir: Path, field: str
+) -> None:
+    path = write("r.yaml", f"{field}: /no/such/model\n")
+    expected = (
+        "file or folder not found: /no/such/model\n"
+        "    hint: an absolute path: check that it exists on this machine"
+    )
+    assert expected in rendered(path)
+
+
 def test_a_folder_given_for_a_file_exact(write: WriteFiles, in_tmp_dir: Path) -> None:
     (in_tmp_dir / "folder.jsonl").mkdir()
     path = write("r.yaml", "data:\n  sources:\n    - type: jsonl\n      path: folder.jsonl\n")
