@@ -20,7 +20,8 @@ from smolora_recipes.report.rows import (
     skipped_lines,
 )
 
-STATUS_MARK = {"ok": "✅ ok", "failed": "❌ failed", "interrupted": "⏸ interrupted"}
+# marks every text font has (U+2713, U+2717, U+2016): no emoji font needed
+STATUS_MARK = {"ok": "✓ ok", "failed": "✗ failed", "interrupted": "‖ interrupted"}
 
 
 @dataclass

@@ -63,5 +63,5 @@ def _inline(parts: list[doc.Text]) -> str:
 def _cell(value: doc.Cell) -> str:
     if value.code:
         return f"`{shown(value.value)}`"
-    mark = "" if value.mark is None else (" ✅" if value.mark else " ❌")
+    mark = "" if value.mark is None else (" ✓" if value.mark else " ✗")
     return cell(value.value) + mark

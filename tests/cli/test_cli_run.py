@@ -52,7 +52,7 @@ def test_report_re_renders_markdown_and_html(tiny_run: RunState) -> None:
     (tiny_run.run_dir / "report.md").unlink()
     result = CliRunner().invoke(main, ["report", str(tiny_run.run_dir)])
     assert result.exit_code == 0
-    assert (tiny_run.run_dir / "report.md").read_text().startswith("# tiny: ✅ ok")
+    assert (tiny_run.run_dir / "report.md").read_text().startswith("# tiny: ✓ ok")
 
 
 def test_generate_with_prompt_options(tiny_run: RunState) -> None:

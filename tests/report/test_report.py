@@ -128,7 +128,7 @@ FAILED: dict[str, Any] = {
 
 def test_markdown_has_status_steps_metrics_and_accuracy() -> None:
     text = render_markdown(FULL)
-    assert text.startswith("# quick: ✅ ok")
+    assert text.startswith("# quick: ✓ ok")
     assert "| load | ok | ran |" in text and "skipped: merge.enabled is false" in text
     assert "**accuracy: base 0/2 (0%) -> tuned 2/2 (100%)**" in text
     assert "| eval loss | 3 → 0.7 |" in text
@@ -142,7 +142,7 @@ def test_markdown_escapes_table_cells() -> None:
 
 def test_failed_report_leads_with_the_error_and_tolerates_missing_sections() -> None:
     text = render_markdown(FAILED)
-    assert text.startswith("# broken: ❌ failed")
+    assert text.startswith("# broken: ✗ failed")
     assert text.index("Failed at step `dataset`") < text.index("## Steps")
     assert "a.jsonl:3: bad" in text
     html = render_html(FAILED)
