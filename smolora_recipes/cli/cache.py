@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import click
@@ -56,6 +57,11 @@ def cache_ls(cache_dir: str | None) -> None:
         )
 
 
+def _used_by(run: str) -> str:
+    """` (last used by quickstart/20261205-053552: its run folder loses this output)`."""
+    return f" (last used by {run}: its run folder loses this output)" if run else ""
+
+
 def _minute(iso_time: str) -> str:
     """'2026-11-25T05:00:00.773757+00:00' -> '2026-11-25 05:00' (UTC)."""
     return iso_time[:16].replace("T", " ")
@@ -66,7 +72,7 @@ def _minute(iso_time: str) -> str:
 @click.option(
     "--keep-last",
     type=click.IntRange(0),
-    help="Keep the N most recently used entries of each step.",
+    help="Keep the N most recently used entries of each step, for each recipe.",
 )
 @click.option(
     "--max-size",
@@ -102,18 +108,28 @@ def cache_gc(
     removed = kept_busy = 0
     freed = 0
     doomed = choose_garbage(store.entries(), keep_last, limit)
-    removals = [(e.step, e.fingerprint, e.size(), lambda e=e: store.remove(e)) for e in doomed]
+    removals = [
+        (
+            f"{e.step} {e.fingerprint[:12]}{_used_by(e.last_run())}",
+            e.size(),
+            partial(store.remove, e),
+        )
+        for e in doomed
+    ]
     if unfinished:
         removals += [
-            (w.step, w.fingerprint, w.size, lambda w=w: store.remove_unfinished(w))
+            (
+                f"{w.step} {w.fingerprint[:12]} (unfinished)",
+                w.size,
+                partial(store.remove_unfinished, w),
+            )
             for w in store.unfinished()
         ]
-    for step, fingerprint, size, remove in removals:
-        if dry_run:
-            click.echo(f"would remove {step} {fingerprint[:12]}")
-        elif not remove():
+    for label, size, remove in removals:
+        if not dry_run and not remove():
             kept_busy += 1
             continue
+        click.echo(f"{'would remove' if dry_run else 'removed'} {label}")
         removed += 1
         freed += size
     verb = "would free" if dry_run else "freed"

@@ -26,6 +26,7 @@ class FinishedRun:
 
 def open_finished_run(run_dir: Path) -> FinishedRun:
     """Load the merged model of `run_dir`, or base + adapter when the run did not merge."""
+    _check_not_collected(run_dir)
     resolved = run_dir / "recipe.resolved.yaml"
     model_json = run_dir / "model.json"
     if not resolved.is_file() or not model_json.is_file():
@@ -68,6 +69,29 @@ def open_finished_run(run_dir: Path) -> FinishedRun:
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise _damaged(adapter, f"{type(error).__name__}: {error}") from None
     return FinishedRun(model, tokenizer, chat, "base + adapter")
+
+
+def _check_not_collected(run_dir: Path) -> None:
+    """Refuse a run folder whose links lead to cache entries `cache gc` removed, saying which
+    and how to rebuild them (the run's own command: only the removed steps run again)."""
+    links = (run_dir / name for name in ("model.json", "adapter", "merged"))
+    gone = [link.name for link in links if link.is_symlink() and not link.exists()]
+    if not gone:
+        return
+    report = run_dir / "report.json"
+    try:
+        command = json.loads(report.read_text(encoding="utf-8"))["run"]["command"]
+    except (OSError, ValueError, KeyError, TypeError):
+        command = "smolora run <its recipe>"
+    raise UserInputError(
+        Problem(
+            f"the cached outputs this run links to were removed by `smolora cache gc`: "
+            f"{', '.join(gone)}",
+            Location(str(run_dir)),
+            hint=f"rebuild them with the command that made this run (only the removed steps run "
+            f"again, from the folder it ran in): {command}",
+        )
+    )
 
 
 def _read(path: Path, parse: Any) -> Any:

@@ -62,6 +62,20 @@ class CacheEntry:
                     found.append(use)
         return found
 
+    def last_use_by_recipe(self) -> dict[str, str]:
+        """ISO time of each recipe's last use of this entry (a run is `recipe/run-id`); an
+        entry no run used yet counts as used by no recipe (`""`) when it was created."""
+        latest: dict[str, str] = {}
+        for use in self.uses():
+            recipe = str(use.get("run", "")).split("/")[0]
+            latest[recipe] = max(latest.get(recipe, ""), use["time"])
+        return latest or {"": self.manifest["created"]}
+
+    def last_run(self) -> str:
+        """The run that used this entry last, or "" when none did."""
+        uses = self.uses()
+        return str(uses[-1].get("run", "")) if uses else ""
+
     def last_used(self) -> str:
         """ISO time of the last run that used the entry (its creation if none)."""
         uses = self.uses()
@@ -322,16 +336,22 @@ def parse_size(text: str) -> int:
 def choose_garbage(
     entries: list[CacheEntry], keep_last: int | None, max_size: int | None
 ) -> list[CacheEntry]:
-    """Entries to remove: beyond the `keep_last` most recently used per step, then least
+    """Entries to remove: those beyond the `keep_last` most recently used of each step for
+    every recipe that used them (one recipe's history never pushes out another's), then least
     recently used ones until the rest fits in `max_size` bytes."""
     by_recency = sorted(entries, key=lambda e: e.last_used(), reverse=True)
     doomed: list[CacheEntry] = []
     if keep_last is not None:
-        seen: dict[str, int] = {}
-        for entry in by_recency:
-            seen[entry.step] = seen.get(entry.step, 0) + 1
-            if seen[entry.step] > keep_last:
-                doomed.append(entry)
+        histories: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        for index, entry in enumerate(by_recency):
+            for recipe, time in entry.last_use_by_recipe().items():
+                histories.setdefault((entry.step, recipe), []).append((time, index))
+        kept = {
+            index
+            for history in histories.values()
+            for _, index in sorted(history, reverse=True)[:keep_last]
+        }
+        doomed = [entry for index, entry in enumerate(by_recency) if index not in kept]
     if max_size is not None:
         survivors = [e for e in by_recency if e not in doomed]
         total = sum(e.size() for e in survivors)

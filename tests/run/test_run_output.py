@@ -31,3 +31,25 @@ def test_latest_stays_on_the_newest_run_that_worked(tmp_path: Path, tiny_model_d
     assert code == 2, err
     runs = sorted(path for path in latest.parent.iterdir() if not path.is_symlink())
     assert len(runs) == 2 and latest.resolve() == worked == runs[0]
+
+
+def test_gc_says_which_runs_lose_outputs_and_such_a_run_says_how_to_rebuild(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    recipe = write_tiny_recipe(tmp_path, tiny_model_dir)
+    code, _, err = invoke("run", str(recipe), "--set", "sft.max_steps=2")
+    assert code == 0, err
+    run = (tmp_path / "runs/tiny/latest").resolve()
+    code, out, _ = invoke("cache", "gc", "--keep-last", "0")
+    assert code == 0
+    lost = f" (last used by tiny/{run.name}: its run folder loses this output)"
+    removed = [line for line in out.splitlines() if line.startswith("removed ")]
+    assert len(removed) == 5 and all(line.endswith(lost) for line in removed)
+    code, _, err = invoke("generate", str(run), "-p", "hi")
+    assert code == 2
+    assert (
+        f"{run}: the cached outputs this run links to were removed by `smolora cache gc`: "
+        "model.json, adapter, merged\n"
+        "    hint: rebuild them with the command that made this run (only the removed steps run "
+        f"again, from the folder it ran in): smolora run {recipe} --set sft.max_steps=2"
+    ) in err

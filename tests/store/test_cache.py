@@ -129,6 +129,7 @@ def test_choose_garbage_keep_last_and_max_size(tmp_path: Path) -> None:
     cache = StepCache(tmp_path)
     old = make_entry(cache, "a" * 64, text="x" * 100)
     new = make_entry(cache, "b" * 64, text="y" * 100)
+    cache.record_use(old, "r/1")
     cache.record_use(new, "r/2")
     other = make_entry(cache, "c" * 64, step="merge", text="z" * 10)
     assert choose_garbage([old, new, other], keep_last=1, max_size=None) == [old]
@@ -136,6 +137,22 @@ def test_choose_garbage_keep_last_and_max_size(tmp_path: Path) -> None:
     limit = other.size() + new.size() + 5  # room for all but the least recently used
     assert choose_garbage([old, new, other], keep_last=None, max_size=limit) == [old]
     assert len(choose_garbage([old, new, other], keep_last=None, max_size=0)) == 3
+
+
+def test_keep_last_counts_each_recipes_history_apart(tmp_path: Path) -> None:
+    """gc of one busy recipe never removes another recipe's latest entries (issue 22, item 3)."""
+    cache = StepCache(tmp_path)
+    shared, quiet = make_entry(cache, "0" * 64), make_entry(cache, "1" * 64)
+    busy = [make_entry(cache, str(n) * 64) for n in range(2, 5)]
+    cache.record_use(shared, "quiet/1")
+    cache.record_use(quiet, "quiet/2")
+    for number, entry in enumerate(busy, 1):
+        cache.record_use(entry, f"busy/{number}")
+    cache.record_use(shared, "busy/4")
+    assert set(shared.last_use_by_recipe()) == {"quiet", "busy"}
+    assert shared.last_run() == "busy/4" and make_entry(cache, "8" * 64).last_run() == ""
+    doomed = choose_garbage([shared, quiet, *busy], keep_last=1, max_size=None)
+    assert doomed == [busy[2], busy[1], busy[0]]  # quiet keeps its latest, busy its latest
 
 
 def test_record_use_and_last_used(tmp_path: Path) -> None:

@@ -235,8 +235,8 @@ def test_choose_garbage_keeps_the_most_recent_per_step(tmp_path: Path) -> None:
     cache = StepCache(tmp_path)
     entries = [make_entry(cache, str(n) * 64, text="x" * 10) for n in range(4)]
     merge = make_entry(cache, "9" * 64, step="merge", text="m")
-    for entry in entries[:3]:
-        cache.record_use(entry, "later")
+    for entry in [entries[3], *entries[:3]]:  # entries[3] used first: the least recent
+        cache.record_use(entry, "later/1")
     newest_first = [entries[2], entries[1], entries[0]]
     everything = [*entries, merge]
     assert choose_garbage(everything, keep_last=2, max_size=None) == [entries[0], entries[3]]
