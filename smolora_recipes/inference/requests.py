@@ -4,6 +4,7 @@ cannot fail the requests batched with it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,15 +15,24 @@ DEFAULT_MAX_TOKENS = 256
 MAX_PROMPTS = 64  # prompts in one completions request
 MAX_STOP_STRINGS = 4  # as the OpenAI API allows
 ROLES = ("system", "user", "assistant")
+# what each endpoint reads; any other parameter is refused, never silently ignored
+_COMMON = ("model", "max_tokens", "temperature", "top_p", "n", "stream", "stop", "seed", "user")
+SUPPORTED = {
+    True: frozenset((*_COMMON, "messages", "max_completion_tokens")),
+    False: frozenset((*_COMMON, "prompt")),
+}
 
 
 class RequestError(ValueError):
     """A request the API rejects, naming the parameter (400 unless said otherwise)."""
 
-    def __init__(self, message: str, param: str | None = None, status: int = 400) -> None:
+    def __init__(
+        self, message: str, param: str | None = None, status: int = 400, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.param = param
         self.status = status
+        self.code = code
 
 
 @dataclass
@@ -35,9 +45,26 @@ class Request:
     stop: list[str] = field(default_factory=list)
 
 
-def parse_request(body: dict[str, Any], finished: FinishedRun, chat: bool, seed: int) -> Request:
+def parse_request(
+    body: dict[str, Any], finished: FinishedRun, chat: bool, seed: int, model: str
+) -> Request:
     """The request a body asks for, every parameter checked; the prompt must leave room in
     the model's context for the tokens asked for."""
+    unsupported = sorted(k for k, v in body.items() if k not in SUPPORTED[chat] and v is not None)
+    if unsupported:
+        raise RequestError(
+            f"{unsupported[0]} is not supported by smolora serve (it reads "
+            f"{', '.join(sorted(SUPPORTED[chat]))})",
+            unsupported[0],
+        )
+    asked = body.get("model")
+    if asked is not None and asked != model:
+        raise RequestError(
+            f"The model `{asked}` does not exist; this server serves `{model}`",
+            "model",
+            404,
+            "model_not_found",
+        )
     texts = prompt_texts(body, finished, chat)
     settings = settings_from(body, seed)
     stream = body.get("stream", False)
@@ -46,8 +73,6 @@ def parse_request(body: dict[str, Any], finished: FinishedRun, chat: bool, seed:
     if stream and len(texts) != 1:
         raise RequestError("stream needs a single prompt", "prompt")
     stop = stop_strings(body.get("stop"))
-    if stream and stop:
-        raise RequestError("stop is not supported with stream; leave one of them out", "stop")
     check_context(texts, settings.max_new_tokens, finished)
     return Request(texts, settings, stream, stop)
 
@@ -123,6 +148,35 @@ def cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
     return (text[: min(cuts)], True) if cuts else (text, False)
 
 
+class StopCutter:
+    """Streamed pieces cut at the first stop string: text that may begin one is held back
+    until it is known not to; `found` tells afterwards whether a stop string ended it."""
+
+    def __init__(self, stop: list[str]) -> None:
+        self.stop = stop
+        self.hold = max(map(len, stop), default=1) - 1
+        self.found = False
+
+    def pieces(self, pieces: Iterator[str]) -> Iterator[str]:
+        """The text to send, piece by piece; the rest of `pieces` is consumed, unsent."""
+        held = ""
+        for piece in pieces:
+            if self.found:
+                continue  # generation goes on; its text is not sent
+            held += piece
+            text, self.found = cut_at_stop(held, self.stop)
+            if self.found:
+                held = ""
+                if text:
+                    yield text
+            elif len(held) > self.hold:
+                ready = len(held) - self.hold
+                yield held[:ready]
+                held = held[ready:]
+        if held:
+            yield held
+
+
 def check_context(texts: list[str], max_tokens: int, finished: FinishedRun) -> None:
     """Refuse prompts that, with `max_tokens` more, do not fit the model's context."""
     context = context_length(finished)
@@ -151,16 +205,34 @@ def context_length(finished: FinishedRun) -> int | None:
 
 
 def _message(message: Any) -> dict[str, str]:
-    """A chat message reduced to role and text content, checked."""
-    if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+    """A chat message reduced to role and text content (a string, or a list of text parts,
+    joined by line breaks), checked."""
+    if not isinstance(message, dict):
         raise RequestError("each message needs a role and a text content", "messages")
+    content = _text_content(message.get("content"))
     role = message.get("role", "user")
     if role not in ROLES:
         raise RequestError(
             f"a message's role is one of {', '.join(ROLES)}; got {role!r}", "messages"
         )
-    _check_text(message["content"], "messages")
-    return {"role": role, "content": message["content"]}
+    _check_text(content, "messages")
+    return {"role": role, "content": content}
+
+
+def _text_content(content: Any) -> str:
+    """A message's text: a string, or OpenAI's `[{"type": "text", "text": ...}]` parts."""
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) and content else None
+    if parts is None or not all(isinstance(part, dict) for part in parts):
+        raise RequestError("each message needs a role and a text content", "messages")
+    for part in parts:
+        if part.get("type") != "text" or not isinstance(part.get("text"), str):
+            raise RequestError(
+                f"only text content parts are supported; got type {part.get('type')!r}",
+                "messages",
+            )
+    return "\n".join(part["text"] for part in parts)
 
 
 def _check_text(text: str, param: str) -> None:

@@ -24,7 +24,12 @@ from typing import Any
 from smolora_recipes.inference.batching import Generator, QueueFull
 from smolora_recipes.inference.finished_run import FinishedRun
 from smolora_recipes.inference.generation import Completion
-from smolora_recipes.inference.requests import RequestError, cut_at_stop, parse_request
+from smolora_recipes.inference.requests import (
+    RequestError,
+    StopCutter,
+    cut_at_stop,
+    parse_request,
+)
 
 MAX_BODY_BYTES = 1_000_000  # a request body; prompts are text, not data uploads
 MAX_QUEUED = 64  # requests waiting for the generating thread; beyond it: 429
@@ -128,13 +133,16 @@ class OpenAIHandler(BaseHTTPRequestHandler):
         chat, served = path.endswith("chat/completions"), self.served
         with served.in_flight:
             try:
-                request = parse_request(self._json_body(), served.finished, chat, served.seed)
+                body = self._json_body()
+                request = parse_request(body, served.finished, chat, served.seed, served.name)
                 if request.stream:
-                    self._stream(*served.generator.stream(request.texts[0], request.settings), chat)
+                    pieces, done = served.generator.stream(request.texts[0], request.settings)
+                    self._stream(pieces, done, chat, StopCutter(request.stop))
                     return
                 completions = served.generator.answer(request.texts, request.settings)
             except RequestError as error:
-                self._error(error.status, str(error), "invalid_request_error", error.param)
+                kind = "invalid_request_error"
+                self._error(error.status, str(error), kind, error.param, error.code)
                 return
             except QueueFull:
                 self._error(429, "the server is busy; retry shortly", "rate_limit_exceeded")
@@ -168,7 +176,9 @@ class OpenAIHandler(BaseHTTPRequestHandler):
             raise RequestError("the body must be a JSON object")
         return body
 
-    def _stream(self, pieces: Iterator[str], done: Future[list[Completion]], chat: bool) -> None:
+    def _stream(
+        self, pieces: Iterator[str], done: Future[list[Completion]], chat: bool, cut: StopCutter
+    ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -178,10 +188,12 @@ class OpenAIHandler(BaseHTTPRequestHandler):
         event = _chunk_maker(_response_id(chat), self.served.name, chat)
         if chat:
             self._event(event({"role": "assistant", "content": ""}, None))
-        for piece in pieces:
+        for piece in cut.pieces(pieces):
             if piece:
                 self._event(event({"content": piece} if chat else piece, None))
-        self._event(event({} if chat else "", _finish_reason(done.result()[0])))
+        finished = done.result()[0]
+        reason = "stop" if cut.found else _finish_reason(finished)
+        self._event(event({} if chat else "", reason))
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
 
@@ -197,8 +209,15 @@ class OpenAIHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _error(self, status: int, message: str, kind: str, param: str | None = None) -> None:
-        error = {"message": message, "type": kind, "param": param, "code": None}
+    def _error(
+        self,
+        status: int,
+        message: str,
+        kind: str,
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        error = {"message": message, "type": kind, "param": param, "code": code}
         self._send(status, {"error": error})
 
 

@@ -129,3 +129,77 @@ def test_serve_on_a_busy_port_is_a_clear_user_error(tiny_run: RunState) -> None:
     assert result.exit_code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "Traceback" not in result.output
+
+
+def test_stop_cuts_a_streamed_answer_as_it_cuts_a_whole_one(served: tuple[Any, Any]) -> None:
+    client, _ = served
+    asked = {"model": "tiny", "prompt": "Who built the widget?", "max_tokens": 12, "temperature": 1}
+    text = client.completions.create(**asked).choices[0].text
+    assert len(text) >= 4, text  # sampled with a fixed seed: the same text every time
+    stop = text[2:4]
+    whole = client.completions.create(**asked, stop=[stop]).choices[0]
+    chunks = list(client.completions.create(**asked, stop=[stop], stream=True))
+    streamed = "".join(chunk.choices[0].text for chunk in chunks)
+    assert streamed == whole.text == text[: text.find(stop)]
+    assert chunks[-1].choices[0].finish_reason == whole.finish_reason == "stop"
+
+
+def test_text_content_parts_are_read_as_the_text(served: tuple[Any, Any]) -> None:
+    client, _ = served
+    text = [{"role": "user", "content": "Who built\nthe widget?"}]
+    parts = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Who built"},
+                {"type": "text", "text": "the widget?"},
+            ],
+        }
+    ]
+    answers = [
+        client.chat.completions.create(model="tiny", messages=m, max_tokens=4)
+        for m in (text, parts)
+    ]
+    assert answers[0].choices[0].message.content == answers[1].choices[0].message.content
+    assert answers[0].usage.prompt_tokens == answers[1].usage.prompt_tokens
+
+
+def test_an_unknown_model_or_parameter_is_refused_as_openai_does(served: tuple[Any, Any]) -> None:
+    import openai
+
+    client, _ = served
+    messages = [{"role": "user", "content": "hi"}]
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.chat.completions.create(model="gpt-4o", messages=messages, max_tokens=2)
+    assert missing.value.body == {
+        "message": "The model `gpt-4o` does not exist; this server serves `tiny`",
+        "type": "invalid_request_error",
+        "param": "model",
+        "code": "model_not_found",
+    }
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model="tiny", messages=messages, max_tokens=2, frequency_penalty=0.5
+        )
+    assert refused.value.body["param"] == "frequency_penalty"
+    assert refused.value.body["message"].startswith(
+        "frequency_penalty is not supported by smolora serve (it reads max_completion_tokens, "
+    )
+
+
+@pytest.mark.parametrize(
+    ("pieces", "sent", "found"),
+    [
+        (["ab", "cE", "N", "Dxy", "more"], ["a", "b", "c"], True),  # a stop split over pieces
+        (["ab", "cEN", "o"], ["a", "b", "cEN", "o"], False),  # "EN" was only held back
+        (["x"], ["x"], False),
+        (["END"], [], True),
+    ],
+)
+def test_a_stream_is_cut_at_a_stop_string_split_over_pieces(
+    pieces: list[str], sent: list[str], found: bool
+) -> None:
+    from smolora_recipes.inference.requests import StopCutter
+
+    cutter = StopCutter(["END", "Q"])
+    assert "".join(cutter.pieces(iter(pieces))) == "".join(sent) and cutter.found is found

@@ -88,7 +88,7 @@ def test_length_policy_is_counted_in_the_statistics(
     tmp_path: Path, tiny_model_dir: Path, policy: str, expected: dict[str, int]
 ) -> None:
     (tmp_path / "c.jsonl").write_text(
-        json.dumps({"prompt": LONG, "completion": " yes"})
+        json.dumps({"prompt": "long?", "completion": LONG})  # truncated, it keeps some loss
         + "\n"
         + json.dumps({"prompt": "short?", "completion": " no"})
         + "\n"
