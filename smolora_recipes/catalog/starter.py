@@ -27,19 +27,25 @@ data:
 lora:
   r: 16
   alpha: 32
-  target_modules: attention
+  target_modules: all-linear
 
 sft:
-  epochs: 3
-  learning_rate: 1e-3
+  epochs: 10                     # ten passes over nine examples: about a minute on a laptop CPU
+  learning_rate: 2e-3
   batch_size: 4
-  grad_accum: 2
-  max_length: 512
+  max_length: 256
 
 samples:
-  prompts:
-    - prompt: What is the capital of France?
-      expect: "Answer:"          # scored: does the tuned model use the format?
+  max_new_tokens: 12
+  prompts:                       # new questions: scored on whether the answer uses the format
+    - prompt: What is the capital of Italy?
+      expect: "Answer:"
+    - prompt: How many wheels does a bicycle have?
+      expect: "Answer:"
+    - prompt: What colour is the sky on a clear day?
+      expect: "Answer:"
+    - prompt: Which animal says moo?
+      expect: "Answer:"
 """
 
 STARTER_EXAMPLES = [

@@ -97,3 +97,20 @@ def test_generate_streams_from_the_run(e2e_run: tuple[Path, Path, object]) -> No
     )
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip()
+
+
+def test_the_init_starter_learns_visibly(
+    e2e_run: tuple[Path, Path, object], tmp_path: Path
+) -> None:
+    """`smolora init x.yaml && smolora run x.yaml`: its own scored prompts go up (issue 22)."""
+    _, home, _ = e2e_run  # the embedded model is converted there already
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SMOLORA_HOME", str(home))
+        patch.chdir(tmp_path)
+        runner = CliRunner()
+        assert runner.invoke(main, ["init", "x.yaml"]).exit_code == 0
+        result = runner.invoke(main, ["run", "x.yaml"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    samples = json.loads((tmp_path / "runs/x/latest/report.json").read_text())["samples"]
+    assert samples["scored"] == 4
+    assert samples["tuned_accuracy"] - samples["base_accuracy"] >= 0.5
