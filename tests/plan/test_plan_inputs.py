@@ -94,3 +94,23 @@ def test_checkpoint_and_output_settings_change_no_fingerprint(minimal: Path) -> 
     before = fingerprints()
     assert fingerprints("sft.save_steps=7", "sft.save_total_limit=5") == before
     assert fingerprints("output.dir=elsewhere", "sft.save_steps=7") == before
+
+
+def test_a_folder_without_a_model_is_refused_before_it_is_hashed(write: WriteFiles) -> None:
+    from smolora_recipes.core.errors import UserInputError
+
+    recipe = write(
+        "recipe.yaml",
+        "model:\n  base: ./notes\n" + MINIMAL_RECIPE,
+        "data/train.jsonl",
+        "{}\n",
+        "notes/readme.txt",
+        "not a model",
+    )
+    with pytest.raises(UserInputError) as raised:
+        build_plan(load_recipe(recipe))
+    assert raised.value.render() == (
+        f"{recipe}:2:3: model.base: {recipe.parent / 'notes'} is not a model folder (no "
+        "config.json), so it is not read\n"
+        "    hint: point at a folder written by save_pretrained, or at a .gguf file"
+    )
