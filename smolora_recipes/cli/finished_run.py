@@ -76,7 +76,10 @@ def generate(
         max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, batch_size=batch_size
     )
     if len(texts) > 1 and batch_size > 1:
-        formatted = [format_prompt(finished.tokenizer, text, finished.chat) for text in texts]
+        formatted = [
+            format_prompt(finished.tokenizer, text, finished.chat, finished.system_prompt)
+            for text in texts
+        ]
         answers, _ = generate_batch(finished.model, finished.tokenizer, formatted, settings)
         for text, answer in zip(texts, answers, strict=True):
             click.echo(f">>> {text}\n{answer}")
@@ -84,7 +87,7 @@ def generate(
     for text in texts:
         if len(texts) > 1:
             click.echo(f">>> {text}")
-        prompt = format_prompt(finished.tokenizer, text, finished.chat)
+        prompt = format_prompt(finished.tokenizer, text, finished.chat, finished.system_prompt)
         stream(
             finished.model,
             finished.tokenizer,

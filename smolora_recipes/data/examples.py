@@ -103,7 +103,7 @@ def _payloads(
     chunker: Chunker | None,
 ) -> list[dict[str, Any]]:
     if data.format == "chat":
-        return [{"messages": chat_messages(record, source)}]
+        return [{"messages": with_system_prompt(chat_messages(record, source), data.system_prompt)}]
     if data.format == "completion":
         prompt, completion = _pair(record, source)
         return [{"prompt": prompt, "completion": completion}]
@@ -138,6 +138,16 @@ def _pair(record: Record, source: DataSource) -> tuple[str, str]:
                 f"{_field_names(record)}",
             )
     return values[0], values[1]  # type: ignore[return-value]
+
+
+def with_system_prompt(
+    messages: list[dict[str, str]], system_prompt: str | None
+) -> list[dict[str, str]]:
+    """`messages` led by `system_prompt` (`data.system_prompt`) when they have no system
+    message of their own; unchanged when it is None."""
+    if system_prompt is None or (messages and messages[0]["role"] == "system"):
+        return messages
+    return [{"role": "system", "content": system_prompt}, *messages]
 
 
 def chat_messages(record: Record, source: DataSource) -> list[dict[str, str]]:

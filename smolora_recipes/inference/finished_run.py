@@ -22,6 +22,7 @@ class FinishedRun:
     tokenizer: Any
     chat: bool
     source: str
+    system_prompt: str | None = None  # the recipe's `data.system_prompt`, as in training
 
 
 def open_finished_run(run_dir: Path) -> FinishedRun:
@@ -43,6 +44,7 @@ def open_finished_run(run_dir: Path) -> FinishedRun:
         trust = bool(info.get("trust_remote_code"))
         runtime = Runtime(**info["runtime"])
         chat = recipe.get("data", {}).get("format") == "chat"
+        system_prompt = recipe["data"].get("system_prompt") if chat else None
         base_folder = Path(info["folder"])
     except (AttributeError, KeyError, TypeError) as error:
         raise _damaged(run_dir, f"model.json or recipe.resolved.yaml lacks {error}") from None
@@ -52,7 +54,7 @@ def open_finished_run(run_dir: Path) -> FinishedRun:
     quiet_libraries()
     if merged.is_dir():
         model, tokenizer = _loaded(merged, merged, runtime, trust)
-        return FinishedRun(model, tokenizer, chat, "merged")
+        return FinishedRun(model, tokenizer, chat, "merged", system_prompt)
     if not adapter.is_dir():
         raise UserInputError(
             Problem(
@@ -68,7 +70,7 @@ def open_finished_run(run_dir: Path) -> FinishedRun:
         model = PeftModel.from_pretrained(base, adapter).eval()
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise _damaged(adapter, f"{type(error).__name__}: {error}") from None
-    return FinishedRun(model, tokenizer, chat, "base + adapter")
+    return FinishedRun(model, tokenizer, chat, "base + adapter", system_prompt)
 
 
 def _check_not_collected(run_dir: Path) -> None:

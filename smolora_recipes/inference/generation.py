@@ -18,13 +18,15 @@ class GenerationSettings:
     seed: int = 0
 
 
-def format_prompt(tokenizer: Any, prompt: str, chat: bool) -> str:
-    """The text the model sees: the chat template with a generation prompt, or the raw prompt."""
+def format_prompt(tokenizer: Any, prompt: str, chat: bool, system_prompt: str | None = None) -> str:
+    """The text the model sees: the chat template with a generation prompt (after the
+    recipe's `data.system_prompt`, when it sets one), or the raw prompt."""
     if not chat:
         return prompt
+    from smolora_recipes.data.examples import with_system_prompt
     from smolora_recipes.data.tokenize import render_chat
 
-    messages = [{"role": "user", "content": prompt}]
+    messages = with_system_prompt([{"role": "user", "content": prompt}], system_prompt)
     return render_chat(tokenizer, messages, generation=True, tokenize=False)
 
 

@@ -103,15 +103,17 @@ def settings_from(body: dict[str, Any], seed: int) -> GenerationSettings:
 
 
 def prompt_texts(body: dict[str, Any], finished: FinishedRun, chat: bool) -> list[str]:
-    """The model inputs a request asks for: the chat template applied to `messages`, or the
-    raw `prompt` (a string or a list of strings)."""
+    """The model inputs a request asks for: the chat template applied to `messages` (led by
+    the run's system prompt when they have none), or the raw `prompt` (a string or a list of
+    strings)."""
     if chat:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise RequestError("messages must be a non-empty list", "messages")
-        clean = [_message(message) for message in messages]
+        from smolora_recipes.data.examples import with_system_prompt
         from smolora_recipes.data.tokenize import render_chat
 
+        clean = with_system_prompt([_message(m) for m in messages], finished.system_prompt)
         return [render_chat(finished.tokenizer, clean, generation=True, tokenize=False)]
     prompt = body.get("prompt")
     prompts = [prompt] if isinstance(prompt, str) else prompt

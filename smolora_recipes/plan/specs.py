@@ -59,7 +59,7 @@ STEP_SPECS: tuple[StepSpec, ...] = (
     StepSpec(
         "sample",
         "generate for every prompt from the base and the tuned model, and score expectations",
-        reads=("samples", "data.format", "data.completion_separator"),
+        reads=("samples", "data.format", "data.system_prompt", "data.completion_separator"),
         after=("load", "train", "merge"),
         libraries=("torch", "transformers", "peft"),
         module="smolora_recipes.steps.sample",

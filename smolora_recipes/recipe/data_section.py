@@ -83,6 +83,15 @@ class DataSection(Section):
             "and `smolora generate` use the same one, so training and inference cannot drift."
         ),
     )
+    system_prompt: str | None = Field(
+        default=None,
+        max_length=10_000,
+        description=(
+            "`format: chat`: the system message of every conversation that has none, in "
+            "training, samples, `generate` and `serve` alike; `''` an empty one (the shortest a "
+            "template allows). Empty: the chat template decides (many add a default prompt)."
+        ),
+    )
     completion_separator: str = Field(
         default="\n",
         max_length=100,
@@ -136,10 +145,10 @@ class DataSection(Section):
             raise ValueError(f"{info.field_name} applies to `format: text`, not `format: {fmt}`")
         return value
 
-    @field_validator("chat_template")
+    @field_validator("chat_template", "system_prompt")
     @classmethod
     def _chat_format_only(cls, value: str | None, info: ValidationInfo) -> str | None:
         fmt = info.data.get("format")
         if value is not None and fmt not in (None, "chat"):
-            raise ValueError(f"chat_template applies to `format: chat`, not `format: {fmt}`")
+            raise ValueError(f"{info.field_name} applies to `format: chat`, not `format: {fmt}`")
         return value

@@ -50,12 +50,16 @@ def tuned_model(ctx: StepContext) -> Any:
 
 
 def prompt_texts(recipe: Recipe, tokenizer: Any) -> list[str]:
-    """The sample prompts as the model saw its training examples: in the chat template (chat),
-    followed by `data.completion_separator` (completion), or as written (text)."""
+    """The sample prompts as the model saw its training examples: in the chat template after
+    `data.system_prompt` (chat), followed by `data.completion_separator` (completion), or as
+    written (text)."""
     data = recipe.data
     chat = data.format == "chat"
     ending = data.completion_separator if data.format == "completion" else ""
-    return [format_prompt(tokenizer, item.prompt, chat) + ending for item in recipe.samples.prompts]
+    return [
+        format_prompt(tokenizer, item.prompt, chat, data.system_prompt) + ending
+        for item in recipe.samples.prompts
+    ]
 
 
 def run(ctx: StepContext) -> SampleResult:

@@ -47,7 +47,7 @@ def test_plan_text_with_statuses_skips_notes_and_inputs(minimal: Path) -> None:
             f"5. sample   {fp['sample']}  z",
             "     generate for every prompt from the base and the tuned model, and score "
             "expectations",
-            "     reads   samples, data.format, data.completion_separator",
+            "     reads   samples, data.format, data.system_prompt, data.completion_separator",
             "     after   load, train",
             f"6. report   {fp['report']}  w",
             "     write report.json, report.md and report.html",
