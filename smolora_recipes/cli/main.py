@@ -26,6 +26,7 @@ from smolora_recipes.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from smolora_recipes.recipe.loader import LoadedRecipe
     from smolora_recipes.run.state import RunState
 
 
@@ -46,14 +47,23 @@ main.add_command(cli_cache.cache)
 @main.command(epilog=RECIPE_HELP)
 @click.argument("recipes", nargs=-1, required=True)
 @set_option
+@click.option(
+    "--data",
+    "check_data",
+    is_flag=True,
+    help="Also read the first 5 records of each source and make examples of them (fields, "
+    "filters, templates; no model is loaded).",
+)
 @trust_option
 @reports_errors
-def validate(recipes: tuple[str, ...], overrides: tuple[str, ...], trust_remote_code: bool) -> None:
+def validate(
+    recipes: tuple[str, ...], overrides: tuple[str, ...], check_data: bool, trust_remote_code: bool
+) -> None:
     """Check recipes without running anything; exit 2 if any has a problem.
 
     A recipe that drifted from its lock file gets a warning (`run` and `plan` would refuse it).
     """
-    from smolora_recipes.core.errors import RecipeError
+    from smolora_recipes.core.errors import UserInputError
     from smolora_recipes.plan.build import build_plan
     from smolora_recipes.plan.lockfile import lock_drift, lock_file
     from smolora_recipes.recipe.loader import load_recipe
@@ -64,16 +74,25 @@ def validate(recipes: tuple[str, ...], overrides: tuple[str, ...], trust_remote_
             loaded = load_recipe(recipe, overrides, allow_remote_code=trust_remote_code)
             lock = lock_file(loaded)
             drift = lock_drift(loaded, build_plan(loaded)) if lock and lock.is_file() else []
-        except RecipeError as error:
+            read = _first_records_checked(loaded) if check_data else None
+        except UserInputError as error:  # the recipe, or (with --data) its records
             failed += 1
             click.echo(f"FAIL {recipe}", err=True)
             click.echo(error.render(), err=True)
             continue
-        click.echo(f"ok   {recipe} (recipe {loaded.recipe.name!r})")
+        records = f"; its first {read} records make examples" if read is not None else ""
+        click.echo(f"ok   {recipe} (recipe {loaded.recipe.name!r}{records})")
         for problem in drift:
             click.echo(f"warning: {problem.render()}", err=True)
     if failed:
         sys.exit(2)
+
+
+def _first_records_checked(loaded: LoadedRecipe) -> int:
+    """`validate --data`: the first records of each source made into examples."""
+    from smolora_recipes.data.examples import check_first_records
+
+    return check_first_records(loaded.recipe.data, loaded.base_dir)
 
 
 def _nproc_override(nproc: int | None) -> tuple[str, ...]:

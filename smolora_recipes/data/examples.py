@@ -8,6 +8,7 @@ time, so a corpus larger than memory flows straight into an Arrow file.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +17,13 @@ from typing import Any
 
 from smolora_recipes.data.chunking import Chunker, ChunkStats
 from smolora_recipes.data.readers import read_source, source_label
-from smolora_recipes.data.records import DataError, ErrorPolicy, Record, record_error
+from smolora_recipes.data.records import (
+    DataError,
+    ErrorPolicy,
+    Record,
+    did_you_mean,
+    record_error,
+)
 from smolora_recipes.data.selection import SourceCounts, select_records
 from smolora_recipes.data.templates import RecordTemplate
 from smolora_recipes.recipe.data_section import DataSection
@@ -95,6 +102,21 @@ def build_examples(
         stats.chunking = chunker.stats
 
 
+def check_first_records(data: DataSection, base_dir: Path, count: int = 5) -> int:
+    """Read the first `count` records of every source and make examples of them as the dataset
+    step would (renames, filters, templates, fields; no chunking, no tokenizer): the first bad
+    one is a located DataError. Returns how many records were read."""
+    template = RecordTemplate(data.template) if data.template else None
+    read = 0
+    for index, source in enumerate(data.sources):
+        first = itertools.islice(read_source(source, index, base_dir, ErrorPolicy()), count)
+        records, counts = select_records(first, source, index, data.seed)
+        for record in records:
+            _payloads(record, data, source, template, None)
+        read += counts.read
+    return read
+
+
 def _payloads(
     record: Record,
     data: DataSection,
@@ -119,7 +141,8 @@ def _text(record: Record, source: DataSource) -> str:
     if not isinstance(text, str) or not text.strip():
         raise _record_error(
             record,
-            f"field {text_field!r} is missing or not a non-empty string",
+            f"field {text_field!r} is missing or not a non-empty string"
+            f"{did_you_mean(text_field, record)}",
             hint=f"set the source's `text_field`, or a `data.template`; fields here: "
             f"{_field_names(record)}",
         )
@@ -133,7 +156,7 @@ def _pair(record: Record, source: DataSource) -> tuple[str, str]:
         if not isinstance(value, str) or not value.strip():
             raise _record_error(
                 record,
-                f"field {name!r} is missing or not a non-empty string",
+                f"field {name!r} is missing or not a non-empty string{did_you_mean(name, record)}",
                 hint="set the source's `prompt_field` and `completion_field`; fields here: "
                 f"{_field_names(record)}",
             )
@@ -166,7 +189,8 @@ def chat_messages(record: Record, source: DataSource) -> list[dict[str, str]]:
     if not isinstance(messages, list) or not messages:
         raise _record_error(
             record,
-            f"field {messages_field!r} is missing or not a list of messages",
+            f"field {messages_field!r} is missing or not a list of messages"
+            f"{did_you_mean(messages_field, record)}",
             hint=f"chat records hold {messages_field}: [{{role, content}}, ...] (set the "
             "source's `messages_field`), or a prompt and a completion (`prompt_field`, "
             f"`completion_field`); fields here: {_field_names(record)}",

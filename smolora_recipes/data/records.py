@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -33,6 +34,12 @@ def record_error(record: Record, message: str, *, field: str, hint: str = "") ->
     if not line.isdecimal():
         file, line = record.origin, "0"
     return data_error(message, file, int(line), field=field, hint=hint)
+
+
+def did_you_mean(name: str, record: Record) -> str:
+    """`; did you mean 'answer'?` when a field of `record` is close to `name`, else ``."""
+    close = difflib.get_close_matches(name, [str(key) for key in record.fields], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 SKIPPED_SHOWN = 5  # skipped problems quoted in the report (all are counted)

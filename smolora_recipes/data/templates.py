@@ -6,12 +6,16 @@ source's `filter` expression. Both see the record as `record` and nothing else.
 
 from __future__ import annotations
 
+import re
+
 from jinja2 import TemplateError, UndefinedError
 from jinja2.sandbox import SecurityError
 
 from smolora_recipes.core import sandbox as limits
 from smolora_recipes.core.sandbox import RenderTimeout, filter_expression, sandbox, time_limit
-from smolora_recipes.data.records import DataError, Record, record_error
+from smolora_recipes.data.records import DataError, Record, did_you_mean, record_error
+
+_MISSING_ATTRIBUTE = re.compile(r"has no attribute '([^']*)'")
 
 
 class _Evaluated:
@@ -36,9 +40,11 @@ class _Evaluated:
                 "templates and filters can read record fields only",
             ) from None
         except UndefinedError as error:
+            missing = _MISSING_ATTRIBUTE.search(error.message or "")
+            guess = did_you_mean(missing.group(1), record) if missing else ""
             raise self._error(
                 record,
-                f"uses a missing field: {error.message}",
+                f"uses a missing field: {error.message}{guess}",
                 f"fields here: {', '.join(record.fields) or 'none'}",
             ) from None
         except TemplateError as error:
