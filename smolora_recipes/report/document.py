@@ -147,11 +147,12 @@ def document(report: dict[str, Any]) -> list[Block]:
                 str(error.get("log")),
             )
         )
-    blocks += _run_blocks(report)
-    blocks += _steps_blocks(report.get("steps") or [])
+    # what a user came for first (answers, accuracy, loss), then how it was made
+    blocks += _samples_blocks(report.get("samples"))
     blocks += _training_blocks(report)
     blocks += _data_blocks(report.get("data") or {})
-    blocks += _samples_blocks(report.get("samples"))
+    blocks += _run_blocks(report)
+    blocks += _steps_blocks(report.get("steps") or [])
     blocks.append(Paragraph([Text(merge_line(report.get("merge")))]))
     blocks += _environment_blocks(report.get("environment") or {})
     blocks += _artifact_blocks(report.get("artifacts") or [])
