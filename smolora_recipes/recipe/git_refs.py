@@ -133,11 +133,20 @@ def _mirror(ref: GitReference, where: Location, field: str) -> Path:
             staging.rename(mirror)
         else:
             known = _commit_of(mirror, ref.rev, where, field)
-            if not (_MAYBE_COMMIT.match(ref.rev) and known and known.startswith(ref.rev.lower())):
+            is_commit = _MAYBE_COMMIT.match(ref.rev) and known and known.startswith(ref.rev.lower())
+            # a tag already fetched is not asked for again (tags do not move; a lock file
+            # catches one that did), so a tag works offline as a commit does
+            if not (is_commit or _known_tag(mirror, ref.rev, where, field)):
                 fetch = ["-C", str(mirror), "fetch", "--quiet", "--prune", "origin"]
                 hint = _offline_hint(ref.rev, known)
                 _git(fetch, where, f"cannot fetch {ref.url}", hint, field)
     return mirror
+
+
+def _known_tag(repository: Path, rev: str, where: Location, field: str) -> bool:
+    """Whether `rev` is a tag `repository` already holds."""
+    show = ["-C", str(repository), "show-ref", "--verify", "--quiet", f"refs/tags/{rev}"]
+    return _probe(show, where, field) is not None
 
 
 def _commit_of(repository: Path, rev: str, where: Location, field: str) -> str | None:

@@ -47,15 +47,16 @@ def test_a_recipe_is_read_from_its_commit(repo: GitRepo) -> None:
     assert code == 0 and out.startswith(f"# git+{repo.url}@main#base.yaml is commit {commit}\n")
 
 
-def test_tags_and_commits_pin_and_a_fetched_commit_works_offline(repo: GitRepo) -> None:
+def test_tags_and_commits_pin_and_a_fetched_commit_or_tag_works_offline(repo: GitRepo) -> None:
     first = repo.git("rev-parse", "HEAD")
     repo.git("tag", "v1")
     repo.commit({"base.yaml": BASE["base.yaml"].replace("r: 8", "r: 4")})
     assert load_recipe(f"git+{repo.url}@v1#base.yaml").recipe.lora.r == 8
     assert load_recipe(f"git+{repo.url}@{first[:9]}#base.yaml").recipe.lora.r == 8
     assert load_recipe(f"git+{repo.url}@main#base.yaml").recipe.lora.r == 4
-    shutil.rmtree(repo.path)  # the server is gone: a pinned commit still loads
+    shutil.rmtree(repo.path)  # the server is gone: a pinned commit or a fetched tag still loads
     assert load_recipe(f"git+{repo.url}@{first}#base.yaml").references[0].commit == first
+    assert load_recipe(f"git+{repo.url}@v1#base.yaml").references[0].commit == first
     text = errors_of(f"git+{repo.url}@main#base.yaml")  # a branch must be asked for again
     assert f"cannot fetch {repo.url}" in text
     assert "when last fetched, main was commit" in text and "to work offline" in text
