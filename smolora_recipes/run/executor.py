@@ -302,6 +302,7 @@ def _compute(
         results=state.results,
         log=log.for_step(record.name),
         handoffs=state.handoffs,
+        planned=state.plan.step(record.name),
     )
     log("start", record.name)
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from smolora_recipes.models.runtime import Runtime, load_tokenizer
+from smolora_recipes.plan.build import PlannedStep
 from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.recipe.schema import Recipe
 from smolora_recipes.steps.results import LoadResult, StepResults
@@ -44,6 +45,7 @@ class StepContext:
     results: StepResults  # results of the steps that already ran
     log: Callable[[str], None]
     handoffs: Handoffs = field(default_factory=Handoffs)
+    planned: PlannedStep | None = None  # this step in the plan (its fingerprint material)
 
     @property
     def recipe(self) -> Recipe:

@@ -11,6 +11,7 @@ from smolora_recipes.inference.generation import GenerationSettings, format_prom
 from smolora_recipes.models.runtime import load_model
 from smolora_recipes.recipe.artifact_sections import SamplePrompt, SamplesSection
 from smolora_recipes.recipe.schema import Recipe
+from smolora_recipes.steps.base_answers import base_fingerprint, remember, remembered
 from smolora_recipes.steps.context import StepContext
 from smolora_recipes.steps.results import SampleItem, SampleResult
 
@@ -72,8 +73,13 @@ def run(ctx: StepContext) -> SampleResult:
     outputs: dict[str, list[str]] = {}
     tokens = 0
     started = time.perf_counter()
+    base_key = base_fingerprint(ctx.planned) if ctx.planned and samples.compare_base else None
+    base = remembered(base_key, len(texts)) if base_key else None
+    if base is not None:
+        outputs["base"] = base
+        ctx.log("base answers: reused (the base model, prompts and settings are unchanged)")
     # tuned first: the merged model may still be in memory, and is dropped before base loads
-    for which in ("tuned", "base") if samples.compare_base else ("tuned",):
+    for which in ("tuned", "base") if samples.compare_base and base is None else ("tuned",):
         model = load_model(folder, ctx.runtime(), trust) if which == "base" else tuned_model(ctx)
         outputs[which], generated = generate_batch(
             model, tokenizer, texts, settings, progress=f"sample {which}"
@@ -82,6 +88,8 @@ def run(ctx: StepContext) -> SampleResult:
         del model
         gc.collect()
     seconds = time.perf_counter() - started
+    if base_key and base is None:
+        remember(base_key, outputs["base"])
     items = [
         _scored_item(item, outputs, index, samples.match)
         for index, item in enumerate(samples.prompts)
