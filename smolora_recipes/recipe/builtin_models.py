@@ -99,6 +99,16 @@ def unknown_model_problem(base: str) -> tuple[str, str] | None:
     )
 
 
+def published_name(kind: str, base: str) -> str:
+    """The name a base model is known by away from this machine: a built-in model's upstream
+    hub id, a hub id as written, a local folder's or file's own name (never its path)."""
+    if kind == "builtin":
+        return BUILTIN_MODELS[base].upstream
+    if kind == "hub":
+        return base
+    return Path(base).name
+
+
 def classify_model(base: str) -> ModelRef:
     """Classify an already path-resolved `model.base` value."""
     if base in BUILTIN_MODELS:

@@ -8,6 +8,7 @@ imported (and timed) the libraries.
 from __future__ import annotations
 
 from smolora_recipes.plan.specs import STEP_SPEC_BY_NAME
+from smolora_recipes.recipe.builtin_models import published_name
 from smolora_recipes.steps.context import StepContext
 from smolora_recipes.training.job import TRAIN_LOG, TrainingJob
 from smolora_recipes.training.result import TrainResult
@@ -30,6 +31,7 @@ def run(ctx: StepContext) -> TrainResult:
         log=ctx.log,
         tokenizer=ctx.tokenizer(),
         libraries=STEP_SPEC_BY_NAME["train"].libraries,
+        base_name=published_name(ctx.loaded_model.kind, ctx.loaded_model.base),
     )
     if ctx.recipe.distributed.num_processes > 1:
         from smolora_recipes.training.launch import train_on_workers

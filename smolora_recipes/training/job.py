@@ -29,6 +29,7 @@ class TrainingJob:
     log: Callable[[str], None]
     tokenizer: Any = field(default=None, repr=False)
     libraries: tuple[str, ...] = ()  # imported before training, as the executor does
+    base_name: str = ""  # the base model's portable name, written into the adapter's config
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for a worker process's launch file (the tokenizer is loaded there)."""
@@ -42,6 +43,7 @@ class TrainingJob:
             "side_dir": str(self.side_dir),
             "scratch": str(self.scratch),
             "libraries": list(self.libraries),
+            "base_name": self.base_name,
         }
 
     @classmethod
@@ -64,4 +66,5 @@ class TrainingJob:
             log=log,
             tokenizer=tokenizer,
             libraries=tuple(data["libraries"]),
+            base_name=data["base_name"],
         )

@@ -16,6 +16,7 @@ from typing import Any
 
 from smolora_recipes.data.splits import load_split
 from smolora_recipes.models.runtime import Runtime, load_model
+from smolora_recipes.training.adapter_card import make_portable
 from smolora_recipes.training.callbacks import RowCounter, StopOnInterrupt, TrainProgress
 from smolora_recipes.training.checkpoints import first_interrupt_stops, last_complete_checkpoint
 from smolora_recipes.training.config import load_quantized_model, lora_config, sft_config
@@ -118,6 +119,7 @@ def train(job: TrainingJob) -> Trained:
         shutil.copyfile(job.scratch / TRAIN_LOG, job.side_dir / TRAIN_LOG)
         trained.save_pretrained(job.output)
         job.tokenizer.save_pretrained(job.output)
+        make_portable(job.output, job.base_name, job.recipe)
     one_process = trainer.accelerator.num_processes == 1
     result = TrainResult(
         **_progress_metrics(trainer.state, progress, (eval_before, eval_after)),
