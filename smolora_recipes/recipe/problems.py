@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from smolora_recipes.core.errors import Location, Problem
 from smolora_recipes.recipe.schema_walk import field_at, model_at
+from smolora_recipes.recipe.sources import SOURCE_TYPES
 from smolora_recipes.recipe.yaml_source import FieldPath, path_text
 
 Locate = Callable[[FieldPath], Location]
@@ -45,12 +46,15 @@ def problems_from_validation(error: ValidationError, data: Any, locate: Locate) 
 
 
 def _normalise(loc: tuple[Any, ...], data: Any) -> FieldPath:
-    """Drop the tag pydantic inserts for tagged unions: data.sources.0.jsonl.path -> ...0.path."""
+    """Drop the labels pydantic inserts for unions: a tagged union's tag
+    (data.sources.0.jsonl.path -> ...0.path) and a plain union's member
+    (lora.target_modules.list[str].0 -> lora.target_modules.0)."""
     path: list[str | int] = []
     value = data
     for part in loc:
         is_union_tag = isinstance(value, dict) and part not in value and value.get("type") == part
-        if isinstance(part, str) and is_union_tag:
+        is_union_member = not isinstance(value, dict)  # `list[str]`, `literal[...]` labels
+        if isinstance(part, str) and (is_union_tag or is_union_member):
             continue
         path.append(part)
         if isinstance(value, dict):
@@ -83,7 +87,7 @@ def _problem(item: dict[str, Any], data: Any, locate: Locate) -> Problem:
             "required field is missing", locate(path), path_text(path), _expected(path, data)
         )
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        tags = ctx.get("expected_tags", "")
+        tags = ctx.get("expected_tags") or ", ".join(f"'{tag}'" for tag in SOURCE_TYPES)
         message = (
             f"unknown type {ctx.get('tag')!r}; expected one of {tags}"
             if kind == "union_tag_invalid"

@@ -5,7 +5,7 @@ source shares (limits, filters, shuffling, error handling) and the mapping of re
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -210,3 +210,5 @@ DataSource = Annotated[
     JsonlSource | JsonSource | CsvSource | TsvSource | TextFilesSource | ParquetSource | HubSource,
     Field(discriminator="type"),
 ]
+SOURCE_MODELS = get_args(get_args(DataSource)[0])
+SOURCE_TYPES = tuple(get_args(model.model_fields["type"].annotation)[0] for model in SOURCE_MODELS)

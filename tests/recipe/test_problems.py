@@ -251,3 +251,20 @@ def test_values_that_are_not_schema_fields_get_no_expected_hint(
     source: Any, expected: Problem
 ) -> None:
     assert problems_of({"data": {"sources": [source]}}) == [expected]
+
+
+def test_a_source_without_a_type_is_told_the_types() -> None:
+    [problem] = problems_of({"data": {"sources": [{"path": "t.jsonl"}]}})
+    assert problem.field == "data.sources.0.type"
+    assert problem.message == (
+        "missing `type`; expected one of 'jsonl', 'json', 'csv', 'tsv', 'text_files', "
+        "'parquet', 'hf'"
+    )
+
+
+def test_a_plain_unions_member_labels_stay_out_of_the_field_path() -> None:
+    problems = problems_of({"data": SOURCES, "lora": {"target_modules": [1]}})
+    assert sorted((p.field, p.location.file) for p in problems) == [
+        ("lora.target_modules", "at lora.target_modules"),
+        ("lora.target_modules.0", "at lora.target_modules.0"),
+    ]
