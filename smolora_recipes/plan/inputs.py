@@ -55,6 +55,8 @@ def _input_identity(
     path: FieldPath, resolved: dict[str, Any], loaded: LoadedRecipe
 ) -> dict[str, str] | None:
     value = value_at(resolved, path)
+    if value is None:
+        return None  # an optional path left empty names no input
     if path == ("model", "base"):
         return _model_identity(str(value), loaded)
     source = _source_at(path, loaded)

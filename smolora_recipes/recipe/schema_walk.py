@@ -87,8 +87,10 @@ def field_at(path: FieldPath, data: Any) -> FieldInfo | None:
 
 
 def marker_of(field: FieldInfo) -> Marker | None:
-    """The path marker carried by a field, if any."""
-    for item in field.metadata:
+    """The path marker carried by a field, if any: on the field itself, or on a member of its
+    union (`OutputPath | None` carries the marker of `OutputPath`)."""
+    inner = (getattr(arg, "__metadata__", ()) for arg in get_args(field.annotation))
+    for item in (*field.metadata, *(item for metadata in inner for item in metadata)):
         if isinstance(item, PathMarker | ModelRefMarker):
             return item
     return None

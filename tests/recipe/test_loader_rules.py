@@ -493,3 +493,24 @@ def test_set_into_an_absent_section_creates_a_list_before_a_number(
         "r.yaml:1:1: data.sources: list should have at least 1 item after validation, not 0\n"
         "    hint: expected: One or more data sources, each tagged by `type`."
     )
+
+
+def test_optional_paths_resolve_against_the_recipe_like_the_others(
+    write: WriteFiles, in_tmp_dir: Path
+) -> None:
+    """`X | None` path fields carry their marker too (output.cache_dir, accelerate_config)."""
+    recipe = write(
+        "team/r.yaml",
+        "data:\n  sources: [{type: jsonl, path: t.jsonl}]\n"
+        "output: {cache_dir: cache}\n"
+        "distributed: {accelerate_config: fsdp.yaml}\n",
+        "team/t.jsonl",
+        "{}\n",
+        "team/fsdp.yaml",
+        "{}\n",
+    )
+    loaded = load_recipe(recipe)
+    assert loaded.recipe.output.cache_dir == in_tmp_dir / "team" / "cache"
+    assert loaded.recipe.distributed.accelerate_config == in_tmp_dir / "team" / "fsdp.yaml"
+    (in_tmp_dir / "team" / "fsdp.yaml").unlink()
+    assert "distributed.accelerate_config: file or folder not found: " in rendered(recipe)
