@@ -220,11 +220,13 @@ class _Converter:
 
     def convert_mapping(self, node: MappingNode, path: FieldPath, depth: int) -> dict[str, Any]:
         self.check_plain_tag(node, "tag:yaml.org,2002:map", path)
+        own = {id(key) for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge"}
         try:
-            self.constructor.flatten_mapping(node)  # YAML merge keys (<<: *base)
+            self.constructor.flatten_mapping(node)  # YAML merge keys (<<: *base), put first
         except ConstructorError as error:
             raise RecipeError(_syntax_problem(error, self.document.file)) from None
         result: dict[str, Any] = {}
+        merged: set[str] = set()  # keys whose value came from a merge: the mapping's own win
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
                 self.problems.append(
@@ -238,7 +240,9 @@ class _Converter:
                 continue
             key = key_node.value
             child = (*path, key)
-            if key in result:
+            if key in merged and id(key_node) in own:
+                merged.discard(key)  # the mapping's own key overrides the merged one
+            elif key in result:
                 self.problems.append(
                     Problem(
                         "duplicate key; YAML would silently keep only the last one",
@@ -250,6 +254,8 @@ class _Converter:
                 continue
             self.document.positions[child] = self.location(key_node)
             result[key] = self.convert(value_node, child, depth + 1)
+            if id(key_node) not in own:
+                merged.add(key)
         return result
 
     def check_plain_tag(self, node: Node, expected: str, path: FieldPath) -> None:

@@ -289,3 +289,16 @@ def test_set_values_are_parsed_with_the_environment_given() -> None:
     assert caught.value.render().startswith(
         "--set lora.r=8:1:1: environment variable HOME is not set"
     )
+
+
+def test_a_mappings_own_key_overrides_a_merged_one_wherever_it_stands() -> None:
+    """YAML merge keys: the mapping's own keys win; two own keys are still a duplicate."""
+    for text in ("c:\n  <<: {x: 1, y: 2}\n  x: 9\n", "c:\n  x: 9\n  <<: {x: 1, y: 2}\n"):
+        doc = parse_yaml(text, "r.yaml", {})
+        assert doc.data == {"c": {"x": 9, "y": 2}}
+        assert doc.positions[("c", "x")].line == (3 if text.index("x: 9") > 10 else 2)
+    with pytest.raises(RecipeError) as raised:
+        parse_yaml("c:\n  <<: {x: 1}\n  x: 9\n  x: 8\n", "r.yaml", {})
+    assert "r.yaml:4:3: c.x: duplicate key; YAML would silently keep only the last one" in (
+        raised.value.render()
+    )
