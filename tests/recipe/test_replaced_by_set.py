@@ -8,12 +8,8 @@ from pathlib import Path
 import pytest
 
 from smolora_recipes.core.errors import RecipeError
-from smolora_recipes.plan.build import build_plan
 from smolora_recipes.recipe.loader import load_recipe
-from smolora_recipes.run.executor import execute
-from smolora_recipes.run.state import RunOptions
 from tests.conftest import MINIMAL_RECIPE, WriteFiles, invoke
-from tests.tiny_runs import write_tiny_recipe
 
 
 def with_sft(write: WriteFiles, sft: str) -> Path:
@@ -72,11 +68,3 @@ def test_every_builtin_recipe_takes_a_max_steps_override() -> None:
     for name in ("quickstart", "mixture", "faq-csv"):
         code, _, err = invoke("validate", f"builtin:{name}", "--set", "sft.max_steps=8")
         assert code == 0, err
-
-
-def test_the_run_log_says_what_was_cleared(tmp_path: Path, tiny_model_dir: Path) -> None:
-    recipe = write_tiny_recipe(tmp_path, tiny_model_dir)  # sets sft.max_steps: 6
-    loaded = load_recipe(recipe, ["sft.epochs=1"])
-    lines: list[str] = []
-    execute(loaded, build_plan(loaded), "test", lines.append, RunOptions(until="load"))
-    assert any(line.endswith("] sft.max_steps: cleared by --set sft.epochs=1") for line in lines)

@@ -1,10 +1,15 @@
 """What a run leaves for its user: plain log lines where the output is no terminal (issue 22,
-item 8), and `latest` on the newest run that worked (item 10)."""
+item 8), `latest` on the newest run that worked (item 10), what gc took and which field a
+`--set` cleared (items 3 and 1)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from smolora_recipes.plan.build import build_plan
+from smolora_recipes.recipe.loader import load_recipe
+from smolora_recipes.run.executor import execute
+from smolora_recipes.run.state import RunOptions
 from tests.conftest import invoke
 from tests.tiny_runs import write_tiny_recipe
 
@@ -53,3 +58,11 @@ def test_gc_says_which_runs_lose_outputs_and_such_a_run_says_how_to_rebuild(
         "    hint: rebuild them with the command that made this run (only the removed steps run "
         f"again, from the folder it ran in): smolora run {recipe} --set sft.max_steps=2"
     ) in err
+
+
+def test_the_run_log_says_which_field_a_set_cleared(tmp_path: Path, tiny_model_dir: Path) -> None:
+    recipe = write_tiny_recipe(tmp_path, tiny_model_dir)  # sets sft.max_steps: 6
+    loaded = load_recipe(recipe, ["sft.epochs=1"])
+    lines: list[str] = []
+    execute(loaded, build_plan(loaded), "test", lines.append, RunOptions(until="load"))
+    assert any(line.endswith("] sft.max_steps: cleared by --set sft.epochs=1") for line in lines)
