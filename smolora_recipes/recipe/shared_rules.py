@@ -104,7 +104,7 @@ def source_escape_problems(
     """What data sources may not name: an absolute `glob` (it is matched inside `path`), and in
     a recipe fetched from git, anything outside its checkout: a `glob` climbing out with `..`
     (where `**` may stand for any depth), or an `hf` source naming a local folder outside it.
-    Runs after the paths were resolved."""
+    Runs after the paths were resolved (tests/recipe/test_source_confinement.py)."""
     sources = data.get("data", {}).get("sources") if isinstance(data.get("data"), dict) else None
     problems: list[Problem] = []
     for index, source in enumerate(sources if isinstance(sources, list) else []):
@@ -132,6 +132,8 @@ def _glob_problems(
     origins: dict[FieldPath, Origin],
     locate: Callable[[FieldPath], Location],
 ) -> list[Problem]:
+    """A `text_files` glob that is absolute (any recipe), or climbs out with `..` (a fetched
+    recipe's: where `**` may stand for any depth, only `..`-free patterns stay inside)."""
     pattern = source.get("glob", "**/*.txt")
     folder = source.get("path")
     if not isinstance(pattern, str) or not isinstance(folder, str):
