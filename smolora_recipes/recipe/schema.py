@@ -28,9 +28,9 @@ DEFAULT_FROM = "defaultFrom"  # JSON Schema note: where a field's value comes fr
 
 def _optional_in_files(schema: dict[str, Any]) -> None:
     """The JSON Schema of a recipe file: a field with a `defaultFrom` is not required."""
-    properties = schema.get("properties", {})
+    properties = schema["properties"]
     schema["required"] = [
-        name for name in schema.get("required", []) if DEFAULT_FROM not in properties.get(name, {})
+        name for name in schema["required"] if DEFAULT_FROM not in properties[name]
     ]
 
 

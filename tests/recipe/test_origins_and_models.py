@@ -16,6 +16,7 @@ from smolora_recipes.recipe.builtin_models import (
     builtin_model_file,
     classify_model,
     looks_local,
+    published_name,
 )
 from smolora_recipes.recipe.origin import Origin
 from smolora_recipes.recipe.run_paths import RunPaths
@@ -144,3 +145,16 @@ def test_run_paths(isolated_home: Path) -> None:
         OutputSection(dir=Path("/abs/runs"), cache_dir=Path("/abs/cache")), Path("/work")
     )
     assert given == RunPaths(Path("/abs/runs"), Path("/abs/cache"))
+
+
+@pytest.mark.parametrize(
+    ("kind", "base", "name"),
+    [
+        ("builtin", "smollm2-135m-instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"),
+        ("hub", "owner/model", "owner/model"),
+        ("local_dir", "/home/me/models/mine", "mine"),
+        ("gguf_file", "/home/me/m.Q8_0.gguf", "m.Q8_0.gguf"),
+    ],
+)
+def test_the_published_name_of_each_kind_of_base(kind: str, base: str, name: str) -> None:
+    assert published_name(kind, base) == name

@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 
-from smolora_recipes.recipe.builtin_models import published_name
 from smolora_recipes.run.state import RunState
 
 
@@ -39,16 +37,3 @@ def test_the_adapter_config_and_card_name_the_base_model(tiny_run: RunState) -> 
     }
     assert "# LoRA adapter for tiny-llama\n" in card and "LoRA rank 4, alpha 8" in card
     assert "More Information Needed" not in card  # peft's placeholder is gone
-
-
-@pytest.mark.parametrize(
-    ("kind", "base", "name"),
-    [
-        ("builtin", "smollm2-135m-instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"),
-        ("hub", "owner/model", "owner/model"),
-        ("local_dir", "/home/me/models/mine", "mine"),
-        ("gguf_file", "/home/me/m.Q8_0.gguf", "m.Q8_0.gguf"),
-    ],
-)
-def test_the_published_name_of_each_kind_of_base(kind: str, base: str, name: str) -> None:
-    assert published_name(kind, base) == name
