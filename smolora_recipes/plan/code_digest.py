@@ -14,14 +14,12 @@ parsed again, an unchanged one never.
 from __future__ import annotations
 
 import ast
-import contextlib
 import functools
 import importlib.metadata
-import json
 import os
 from pathlib import Path
 
-from smolora_recipes.core.atomic_write import write_atomic
+from smolora_recipes.core.json_memo import read_memo, write_memo
 from smolora_recipes.core.paths import state_file
 from smolora_recipes.store.hashing import digest
 
@@ -106,10 +104,7 @@ class _ImportNamesMemo:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            self.known: dict[str, list[str]] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.known = {}
+        self.known: dict[str, list[str]] = read_memo(path)
         self.used: dict[str, list[str]] = {}
         self.learned = False
 
@@ -126,11 +121,7 @@ class _ImportNamesMemo:
 
     def save_if_learned(self) -> None:
         """Write what this process used; a read-only home only means parsing again."""
-        if not self.learned:
-            return
-        with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path, json.dumps(self.used, sort_keys=True))
+        if self.learned and write_memo(self.path, self.used):
             self.learned = False
 
 

@@ -9,12 +9,10 @@ reuses them instead of loading the base model and generating again. Kept in
 
 from __future__ import annotations
 
-import contextlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-from smolora_recipes.core.atomic_write import write_atomic
+from smolora_recipes.core.json_memo import read_memo, write_memo
 from smolora_recipes.core.paths import state_file
 from smolora_recipes.plan.build import PlannedStep
 from smolora_recipes.store.hashing import digest
@@ -45,17 +43,9 @@ def remember(fingerprint: str, answers: list[str]) -> None:
     memo = _read()
     memo[fingerprint] = {"answers": answers, "time": datetime.now(UTC).isoformat()}
     newest = sorted(memo.items(), key=lambda item: str(item[1].get("time")), reverse=True)
-    with contextlib.suppress(OSError):
-        path = state_file(MEMO)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(dict(newest[:KEPT]), ensure_ascii=False))
+    write_memo(state_file(MEMO), dict(newest[:KEPT]))
 
 
 def _read() -> dict[str, Any]:
-    try:
-        memo = json.loads(state_file(MEMO).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(memo, dict):
-        return {}
+    memo = read_memo(state_file(MEMO))
     return {key: value for key, value in memo.items() if isinstance(value, dict)}
