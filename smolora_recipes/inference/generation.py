@@ -23,10 +23,16 @@ def format_prompt(tokenizer: Any, prompt: str, chat: bool, system_prompt: str | 
     recipe's `data.system_prompt`, when it sets one), or the raw prompt."""
     if not chat:
         return prompt
+    return chat_prompt(tokenizer, [{"role": "user", "content": prompt}], system_prompt)
+
+
+def chat_prompt(tokenizer: Any, messages: list[dict[str, str]], system_prompt: str | None) -> str:
+    """`messages` in the chat template with a generation prompt, led by the run's
+    `data.system_prompt` when they have no system message: as the model saw them in training."""
     from smolora_recipes.data.examples import with_system_prompt
     from smolora_recipes.data.tokenize import render_chat
 
-    messages = with_system_prompt([{"role": "user", "content": prompt}], system_prompt)
+    messages = with_system_prompt(messages, system_prompt)
     return render_chat(tokenizer, messages, generation=True, tokenize=False)
 
 

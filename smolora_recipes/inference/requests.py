@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smolora_recipes.inference.finished_run import FinishedRun
-from smolora_recipes.inference.generation import GenerationSettings
+from smolora_recipes.inference.generation import GenerationSettings, chat_prompt
 
 DEFAULT_MAX_TOKENS = 256
 MAX_PROMPTS = 64  # prompts in one completions request
@@ -110,11 +110,8 @@ def prompt_texts(body: dict[str, Any], finished: FinishedRun, chat: bool) -> lis
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise RequestError("messages must be a non-empty list", "messages")
-        from smolora_recipes.data.examples import with_system_prompt
-        from smolora_recipes.data.tokenize import render_chat
-
-        clean = with_system_prompt([_message(m) for m in messages], finished.system_prompt)
-        return [render_chat(finished.tokenizer, clean, generation=True, tokenize=False)]
+        clean = [_message(message) for message in messages]
+        return [chat_prompt(finished.tokenizer, clean, finished.system_prompt)]
     prompt = body.get("prompt")
     prompts = [prompt] if isinstance(prompt, str) else prompt
     if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):

@@ -104,7 +104,7 @@ def source_escape_problems(
     """What data sources may not name: an absolute `glob` (it is matched inside `path`), and in
     a recipe fetched from git, anything outside its checkout: a `glob` climbing out with `..`
     (where `**` may stand for any depth), or an `hf` source naming a local folder outside it.
-    Runs after the paths were resolved (tests/recipe/test_source_confinement.py)."""
+    Runs after the paths were resolved."""
     sources = data.get("data", {}).get("sources") if isinstance(data.get("data"), dict) else None
     problems: list[Problem] = []
     for index, source in enumerate(sources if isinstance(sources, list) else []):
