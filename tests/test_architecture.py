@@ -16,6 +16,7 @@ LAYERS = {
     "report": 3,
     "training": 3,
     "inference": 3,
+    "deploy": 3,
     "steps": 4,
     "run": 5,
     "catalog": 6,

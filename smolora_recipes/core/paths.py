@@ -28,6 +28,11 @@ def fetched_recipes_dir() -> Path:
     return Path(os.path.abspath(smolora_home() / "recipes"))
 
 
+def tools_dir() -> Path:
+    """Where tools fetched for a step are kept (llama.cpp's converter, per release)."""
+    return smolora_home() / "tools"
+
+
 def state_file(name: str) -> Path:
     """A memo file of smolora's own (file hashes, parsed imports); losing one costs time only."""
     return smolora_home() / "state" / name

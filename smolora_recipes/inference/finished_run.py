@@ -73,11 +73,19 @@ def open_finished_run(run_dir: Path) -> FinishedRun:
     return FinishedRun(model, tokenizer, chat, "base + adapter", system_prompt)
 
 
+def _dangling(path: Path) -> bool:
+    """A link whose target is gone, or a folder holding one (a run's own `merged/` and
+    `adapter/` link file by file into the cache)."""
+    if path.is_symlink():
+        return not path.exists()
+    return path.is_dir() and any(_dangling(entry) for entry in path.iterdir())
+
+
 def _check_not_collected(run_dir: Path) -> None:
     """Refuse a run folder whose links lead to cache entries `cache gc` removed, saying which
     and how to rebuild them (the run's own command: only the removed steps run again)."""
     links = (run_dir / name for name in ("model.json", "adapter", "merged"))
-    gone = [link.name for link in links if link.is_symlink() and not link.exists()]
+    gone = [link.name for link in links if _dangling(link)]
     if not gone:
         return
     report = run_dir / "report.json"

@@ -186,12 +186,16 @@ class CodeIndex:
         }
 
 
+DISTRIBUTIONS = {"llama_cpp": "llama-cpp-python"}  # import names that differ from the package's
+
+
 def library_versions(names: tuple[str, ...]) -> dict[str, str]:
-    """Installed versions, read from package metadata (does not import the libraries)."""
+    """Installed versions of libraries (by import name), read from package metadata (does not
+    import the libraries)."""
     versions = {}
     for name in names:
         try:
-            versions[name] = importlib.metadata.version(name)
+            versions[name] = importlib.metadata.version(DISTRIBUTIONS.get(name, name))
         except importlib.metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions

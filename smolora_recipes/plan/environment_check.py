@@ -16,6 +16,8 @@ from smolora_recipes.core.errors import Problem, UserInputError
 from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.recipe.training_sections import BITSANDBYTES_OPTIMIZERS
 
+EXPORT_MODULES = {"llama_cpp": "llama-cpp-python", "sentencepiece": "sentencepiece"}
+
 
 @dataclass(frozen=True)
 class Machine:
@@ -96,6 +98,17 @@ def environment_problems(loaded: LoadedRecipe, machine: Machine) -> list[Problem
         )
     if recipe.model.quantization is not None:
         found += _quantization_gaps(machine)
+    missing = [name for name in EXPORT_MODULES if not machine.has_module(name)]
+    if recipe.export.gguf and missing:
+        found.append(
+            (
+                ("export", "gguf"),
+                f"export.gguf converts and checks GGUF files with llama.cpp, and this machine "
+                f"lacks {' and '.join(EXPORT_MODULES[name] for name in missing)}",
+                "pip install 'smolora-recipes[export]' (llama-cpp-python builds llama.cpp once, "
+                "about 10 minutes on 2 cores), or remove the export section",
+            ),
+        )
     if recipe.sft.optim in BITSANDBYTES_OPTIMIZERS and not (
         gpus and machine.has_module("bitsandbytes")
     ):

@@ -65,10 +65,18 @@ STEP_SPECS: tuple[StepSpec, ...] = (
         module="smolora_recipes.steps.sample",
     ),
     StepSpec(
+        "export",
+        "convert the merged model to GGUF with llama.cpp and check its answers to the prompts",
+        reads=("name", "export", "data.format", "data.system_prompt", "data.completion_separator"),
+        after=("load", "merge", "sample"),  # the sample step's answers are what it must match
+        libraries=("llama_cpp", "transformers"),
+        module="smolora_recipes.steps.export",
+    ),
+    StepSpec(
         "report",
         "write report.json, report.md and report.html",
         reads=("name", "description"),
-        after=("load", "dataset", "train", "merge", "sample"),
+        after=("load", "dataset", "train", "merge", "sample", "export"),
         libraries=(),
         module="smolora_recipes.report.files",
     ),

@@ -1,12 +1,13 @@
 """The sections about what a run leaves: `merge` (verified merged weights), `samples`
-(prompts answered and scored) and `output` (where runs and the step cache go)."""
+(prompts answered and scored), `export` (GGUF files and an Ollama Modelfile) and `output`
+(where runs and the step cache go)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from smolora_recipes.recipe.section import OutputPath, Section
 
@@ -73,6 +74,50 @@ class SamplesSection(Section):
     def _strings_are_prompts(cls, value: object) -> object:
         if isinstance(value, list):
             return [{"prompt": item} if isinstance(item, str) else item for item in value]
+        return value
+
+
+GGUF_TYPES = ("f16", "bf16", "q8_0", "q5_k_m", "q4_k_m")
+GgufType = Literal["f16", "bf16", "q8_0", "q5_k_m", "q4_k_m"]
+
+
+class ExportSection(Section):
+    """Files for llama.cpp, Ollama and LM Studio, each proven to answer like the merged model."""
+
+    gguf: list[GgufType] = Field(
+        default_factory=list,
+        description=(
+            "GGUF files to write to `export/<name>-<type>.gguf`, converted from `merged/` by "
+            "llama.cpp's own converter (`f16`, `bf16`, `q8_0`) and quantizer (`q5_k_m`, "
+            "`q4_k_m`). Each is loaded in llama.cpp and answers the sample prompts; one that "
+            "agrees with the merged model no better than the base model does fails the step. "
+            "Needs the `export` extra (`pip install 'smolora-recipes[export]'`)."
+        ),
+    )
+    ollama: bool = Field(
+        default=False,
+        description=(
+            "Also write `export/Modelfile` for the first GGUF: FROM, the chat template as an "
+            "Ollama TEMPLATE, its stop tokens and `data.system_prompt` as SYSTEM."
+        ),
+    )
+
+    @field_validator("gguf")
+    @classmethod
+    def _each_type_once(cls, value: list[str]) -> list[str]:
+        repeated = sorted({kind for kind in value if value.count(kind) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(repeated)} listed more than once; name each type once")
+        return value
+
+    @field_validator("ollama")
+    @classmethod
+    def _ollama_needs_a_gguf(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not info.data.get("gguf"):
+            raise ValueError(
+                "a Modelfile points at a GGUF file, and export.gguf is empty; "
+                "add a type, e.g. `gguf: [q8_0]`"
+            )
         return value
 
 

@@ -3,7 +3,7 @@ described and defaulted.
 
 The sections live by theme: `model_section.py`, `data_section.py` (data sources:
 `sources.py`), `training_sections.py` (lora, sft, distributed) and `artifact_sections.py`
-(merge, samples, output). Field names mirror the library call each section feeds
+(merge, samples, export, output). Field names mirror the library call each section feeds
 (peft.LoraConfig, trl.SFTConfig, datasets.load_dataset) where the recipe language does not
 deliberately shorten them. Defaults live in the sections and only there; each has a comment
 when the reason is not obvious. The shared base and the path markers are in `section.py`.
@@ -16,7 +16,12 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
-from smolora_recipes.recipe.artifact_sections import MergeSection, OutputSection, SamplesSection
+from smolora_recipes.recipe.artifact_sections import (
+    ExportSection,
+    MergeSection,
+    OutputSection,
+    SamplesSection,
+)
 from smolora_recipes.recipe.data_section import DataSection
 from smolora_recipes.recipe.model_section import ModelSection
 from smolora_recipes.recipe.section import Section
@@ -65,6 +70,7 @@ class Recipe(Section):
     samples: SamplesSection = Field(
         default_factory=SamplesSection, description=SamplesSection.__doc__
     )
+    export: ExportSection = Field(default_factory=ExportSection, description=ExportSection.__doc__)
     output: OutputSection = Field(default_factory=OutputSection, description=OutputSection.__doc__)
     distributed: DistributedSection = Field(
         default_factory=DistributedSection, description=DistributedSection.__doc__
@@ -88,6 +94,22 @@ class Recipe(Section):
             raise ValueError(
                 f"sft.over_length: split would cut a {data.format} example in the middle; use "
                 "drop, truncate or fail with `format: " + data.format + "`"
+            )
+        return value
+
+    @field_validator("export")
+    @classmethod
+    def _export_needs_merge(cls, value: ExportSection, info: ValidationInfo) -> ExportSection:
+        merge, samples = info.data.get("merge"), info.data.get("samples")
+        if value.gguf and merge is not None and not merge.enabled:
+            raise ValueError(
+                "export.gguf converts the merged model, and merge.enabled is false; "
+                "set merge.enabled: true or remove export.gguf"
+            )
+        if value.gguf and samples is not None and not samples.prompts:
+            raise ValueError(
+                "export.gguf proves each GGUF by its answers to samples.prompts, which is "
+                "empty; add a few prompts (with `expect`) to samples.prompts"
             )
         return value
 

@@ -149,6 +149,7 @@ def document(report: dict[str, Any]) -> list[Block]:
         )
     # what a user came for first (answers, accuracy, loss), then how it was made
     blocks += _samples_blocks(report.get("samples"))
+    blocks += _export_blocks(report.get("export"))
     blocks += _training_blocks(report)
     blocks += _data_blocks(report.get("data") or {})
     blocks += _run_blocks(report)
@@ -246,6 +247,44 @@ def _samples_blocks(samples: dict[str, Any] | None) -> list[Block]:
         ok = item.get("tuned_ok")
         classes.append("" if ok is None else ("good" if ok else "bad"))
     blocks.append(Table(["prompt", "expected", "base", "tuned"], rows, classes))
+    return blocks
+
+
+def _export_blocks(export: dict[str, Any] | None) -> list[Block]:
+    """Each GGUF with its size and how its llama.cpp answers compare, then the Modelfile."""
+    if not export or not export.get("ggufs"):
+        return []
+    rows = []
+    for gguf in export["ggufs"]:
+        answered = gguf.get("answered")
+        base = gguf.get("base_identical")
+        expected = gguf.get("expected")
+        rows.append(
+            [
+                Cell(gguf.get("file"), code=True),
+                Cell(human_bytes(gguf.get("bytes"))),
+                Cell(None if expected is None else f"{expected}/{gguf.get('scored')}"),
+                Cell(f"{gguf.get('identical')}/{answered}"),
+                Cell(None if base is None else f"{base}/{answered}"),
+                Cell(gguf.get("seconds")),
+            ]
+        )
+    header = ["file", "size", "expected", "identical to merged", "base identical", "seconds"]
+    blocks: list[Block] = [Heading("Export (answers in llama.cpp)"), Table(header, rows)]
+    if export.get("modelfile"):
+        checked = export.get("modelfile_prompts")
+        blocks.append(
+            Paragraph(
+                [
+                    code("export/" + str(export["modelfile"])),
+                    Text(
+                        f": its TEMPLATE renders {checked}/{checked} sample prompts as the run's "
+                        "chat template does; "
+                    ),
+                    code("ollama create NAME -f export/Modelfile"),
+                ]
+            )
+        )
     return blocks
 
 

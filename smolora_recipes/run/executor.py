@@ -229,12 +229,17 @@ def _write_report(state: RunState, record: StepRecord, log: RunLog) -> None:
     """The report step: write report.json, .md and .html. When that fails the run fails with
     the report step named, and report.json alone is written to say so (where even that fails,
     the log and the terminal do); no report file is left half-written."""
+    from smolora_recipes.plan.build import plan_inputs
     from smolora_recipes.report.files import write_report_files
+    from smolora_recipes.report.model_cards import write_model_cards
     from smolora_recipes.run.report_builder import build_report
 
     record.status, record.outcome = "ok", "ran"
     try:
-        write_report_files(state.run_dir, build_report(state))
+        report = build_report(state)
+        if state.status == "ok":
+            write_model_cards(state.run_dir, report, plan_inputs(state.plan))
+        write_report_files(state.run_dir, report)
     except Exception as error:
         _record_failure(state, record, log, error)
         try:

@@ -1,4 +1,4 @@
-"""One module per step of a plan: load, dataset, train, merge, sample.
+"""One module per step of a plan: load, dataset, train, merge, sample, export.
 
 Each module exposes `OUTPUT` (the name of what it writes inside the run directory), optionally
 `SIDE_FILES` (extra files it writes to `ctx.side_dir`, such as a training log), and

@@ -92,6 +92,30 @@ class SampleResult(JsonRecord):
 
 
 @dataclass
+class GgufCheck(JsonRecord):
+    """One GGUF file, its making, and how its llama.cpp answers compare with the merged model's."""
+
+    type: str
+    file: str
+    bytes: int
+    seconds: float
+    answered: int
+    identical: int  # answers equal to the merged model's (the sample step's tuned answers)
+    base_identical: int | None  # the base model's answers equal to the merged model's
+    expected: int | None  # answers meeting the prompt's `expect`
+    scored: int  # prompts with an `expect`
+
+
+@dataclass
+class ExportResult(JsonRecord):
+    """The GGUF files with their checks, and the Modelfile when one was asked for."""
+
+    ggufs: list[GgufCheck]
+    modelfile: str | None = None
+    modelfile_prompts: int | None = None  # prompts its TEMPLATE renders as the chat template does
+
+
+@dataclass
 class StepResults:
     """The results of the steps that have run (or come from the cache) in this run so far."""
 
@@ -100,6 +124,7 @@ class StepResults:
     train: TrainResult | None = None
     merge: MergeResult | None = None
     sample: SampleResult | None = None
+    export: ExportResult | None = None
 
     def keep(self, step: str, result: JsonRecord) -> None:
         """Record `step`'s result (its type is checked against the field)."""
@@ -115,4 +140,5 @@ RESULT_TYPES: dict[str, type[JsonRecord]] = {
     "train": TrainResult,
     "merge": MergeResult,
     "sample": SampleResult,
+    "export": ExportResult,
 }

@@ -91,6 +91,49 @@ def test_a_converted_model_is_reused_not_converted_again(
     assert folder == Path(model_json["folder"])
 
 
+def test_export_reruns_only_export_and_its_gguf_answers_like_the_merged_model(
+    e2e_run: tuple[Path, Path, object], llama_cpp_checkout: Path
+) -> None:
+    run_dir, home, _ = e2e_run
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SMOLORA_HOME", str(home))
+        patch.setenv("SMOLORA_LLAMA_CPP", str(llama_cpp_checkout))
+        patch.chdir(run_dir.parent.parent.parent)
+        result = CliRunner().invoke(
+            main,
+            [
+                "run",
+                "e2e.yaml",
+                "--set",
+                "export.gguf=[q8_0, q4_k_m]",
+                "--set",
+                "export.ollama=true",
+            ],
+            catch_exceptions=False,
+        )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads((run_dir / "report.json").read_text())
+    ran = {step["name"]: step["outcome"] for step in report["steps"]}
+    assert [name for name, outcome in ran.items() if outcome.startswith("ran")] == [
+        "export",
+        "report",
+    ]
+    q8, q4 = report["export"]["ggufs"]
+    assert (q8["type"], q8["identical"], q8["answered"]) == ("q8_0", 2, 2)
+    assert q4["type"] == "q4_k_m" and q4["bytes"] < q8["bytes"]
+    exported = {path.name for path in (run_dir / "export").iterdir()}
+    assert exported == {
+        "e2e-q8_0.gguf",
+        "e2e-q4_k_m.gguf",
+        "Modelfile",
+        "llama-answers.jsonl",
+    }
+    modelfile = (run_dir / "export/Modelfile").read_text()
+    assert modelfile.startswith("FROM ./e2e-q8_0.gguf\n")
+    assert 'PARAMETER stop "<|im_end|>"' in modelfile
+    assert "| `e2e-q8_0.gguf` |" in (run_dir / "report.md").read_text()
+
+
 def test_generate_streams_from_the_run(e2e_run: tuple[Path, Path, object]) -> None:
     result = CliRunner().invoke(
         main, ["generate", str(e2e_run[0]), "--max-new-tokens", "8"], input="Hello there\n"

@@ -49,6 +49,7 @@ HEADINGS = [
     "## `merge`",
     "## `samples`",
     "### `samples.prompts[]`",
+    "## `export`",
     "## `output`",
     "## `distributed`",
 ]

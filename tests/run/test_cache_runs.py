@@ -66,7 +66,12 @@ def test_unchanged_rerun_executes_no_step_and_links_cached_outputs(
     assert executed == []
     outcomes = {r.name: r.outcome for r in second.records}
     assert all(outcomes[s] == f"cached (from run tiny/{first.run_dir.name})" for s in STEPS)
-    assert (second.run_dir / "adapter").is_symlink() and (second.run_dir / "merged").is_dir()
+    adapter = second.run_dir / "adapter"  # the run's own folder (its card), files linked
+    weights = adapter / "adapter_model.safetensors"
+    assert not adapter.is_symlink() and weights.is_symlink()
+    assert not (adapter / "README.md").is_symlink()
+    cached_card = (weights.resolve().parent / "README.md").read_text()
+    assert "# tiny\n" in (adapter / "README.md").read_text() and "# tiny\n" not in cached_card
     assert (second.run_dir / "train_log.jsonl").is_file()
     assert second.results.sample.to_json() == first.results.sample.to_json()
     report = json.loads((second.run_dir / "report.json").read_text())

@@ -33,7 +33,7 @@ def test_the_adapter_config_and_card_name_the_base_model(tiny_run: RunState) -> 
         "base_model": "tiny-llama",
         "library_name": "peft",
         "pipeline_tag": "text-generation",
-        "tags": ["lora", "sft", "smolora-recipes"],
+        "tags": ["smolora-recipes", "lora", "sft"],
     }
-    assert "# LoRA adapter for tiny-llama\n" in card and "LoRA rank 4, alpha 8" in card
+    assert "# tiny\n" in card and "| `lora.r` | 4 |" in card  # the run's card (report time)
     assert "More Information Needed" not in card  # peft's placeholder is gone

@@ -80,6 +80,8 @@ MODEL_JSON_KEYS = ["base", "kind", "folder", "converted_now", "runtime", "trust_
 def test_every_step_returns_its_type_and_round_trips(tiny_run: RunState) -> None:
     results: StepResults = tiny_run.results
     for step, kind in RESULT_TYPES.items():
+        if step == "export":  # llama.cpp's step is proven end to end: tests/e2e
+            continue
         result = getattr(results, step)
         assert type(result) is kind, step
         data = json.loads(json.dumps(result.to_json()))  # as the cache stores it
