@@ -45,12 +45,7 @@ bench: $(STAMP)
 bench-latency: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/cli_latency.py
 
-bench-# the export extra: llama-cpp-python compiles llama.cpp once (~10 min on 2 cores; pip keeps the wheel)
-$(EXPORT): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,export]'
-	touch $(EXPORT)
-
-quickstart: $(STAMP)
+bench-quickstart: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/incremental.py --quickstart
 
 bench-data: $(STAMP)
