@@ -81,15 +81,17 @@ def quantize(source: Path, kind: str, target: Path) -> None:
 
 @contextlib.contextmanager
 def native_output_to(log: IO[str]) -> Iterator[None]:
-    """Send what native code prints on this process's stdout and stderr to `log` meanwhile
-    (llama.cpp's quantizer reports every tensor)."""
+    """Send what is printed on this process's stdout and stderr to `log` meanwhile, by native
+    code or by Python (llama.cpp's quantizer reports every tensor, and llama-cpp-python passes
+    llama.cpp's log to `sys.stderr`)."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
     try:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
-        yield
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            yield
     finally:
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)

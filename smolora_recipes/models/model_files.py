@@ -13,6 +13,20 @@ from typing import Any
 from smolora_recipes.core.errors import UserInputError, problem_at
 
 MAX_HEADER_BYTES = 100_000_000  # the limit safetensors itself puts on a file's JSON header
+WEIGHT_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def published_dtype(folder: Path) -> str:
+    """The weight dtype a model folder's config.json declares (`dtype`, or transformers 4's
+    `torch_dtype`); float32 when it declares none this project can save in."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "float32"
+    if not isinstance(config, dict):
+        return "float32"
+    declared = config.get("dtype") or config.get("torch_dtype")
+    return declared if declared in WEIGHT_DTYPES else "float32"
 
 
 def check_weight_files(folder: Path) -> None:

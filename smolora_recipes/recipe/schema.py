@@ -111,6 +111,12 @@ class Recipe(Section):
                 "export.gguf proves each GGUF by its answers to samples.prompts, which is "
                 "empty; add a few prompts (with `expect`) to samples.prompts"
             )
+        if value.gguf and samples is not None and samples.temperature > 0:
+            raise ValueError(
+                "export.gguf proves each GGUF by comparing its greedy answers with the merged "
+                f"model's, and samples.temperature is {samples.temperature:g}, so those are "
+                "sampled; set samples.temperature: 0"
+            )
         return value
 
     @field_validator("name")

@@ -66,24 +66,35 @@ def model_card(
         "tags": ["smolora-recipes", "lora", "sft", *(["merged"] if kind == "merged" else [])],
     }
     what = "merged into the base weights" if kind == "merged" else "as a LoRA adapter"
-    lines = [
+    settings = ["| field | value |", "|---|---|"] + [
+        f"| `{key}` | {_cell(value)} |" for key, value in recipe["summary"].items()
+    ]
+    blocks = [
         f"---\n{yaml.safe_dump(metadata, sort_keys=False)}---",
         f"# {recipe['name']}",
         *([recipe["description"]] if recipe.get("description") else []),
         f"Fine-tuned from [`{base}`](https://huggingface.co/{base}) with smolora-recipes, {what}.",
         "## Results",
-        *_result_lines(report),
+        "\n".join(_result_lines(report)),
         "## Data",
-        *_data_lines(report, inputs),
+        "\n".join(_data_lines(report, inputs)),
         "## Settings",
-        "| field | value |\n|---|---|",
-        *(f"| `{key}` | {_cell(value)} |" for key, value in recipe["summary"].items()),
+        "\n".join(settings),
         "## Use it",
         _usage(kind, recipe["name"], report.get("export")),
         "## Recipe",
-        f"The resolved recipe (defaults applied) that made it:\n\n```yaml\n{recipe_text}```",
+        "The resolved recipe (defaults applied) that made it; `output`, which says where runs "
+        "go on the machine that trained it, left out:",
+        f"```yaml\n{portable_recipe(recipe_text)}```",
     ]
-    return "\n\n".join(lines).replace("\n\n| ", "\n| ") + "\n"
+    return "\n\n".join(blocks) + "\n"
+
+
+def portable_recipe(recipe_text: str) -> str:
+    """The resolved recipe without its `output` section (folders of this machine)."""
+    recipe = yaml.safe_load(recipe_text)
+    recipe.pop("output", None)
+    return yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True)
 
 
 def _result_lines(report: dict[str, Any]) -> list[str]:
@@ -116,7 +127,7 @@ def _result_lines(report: dict[str, Any]) -> list[str]:
 
 def _data_lines(report: dict[str, Any], inputs: dict[str, dict[str, str]]) -> list[str]:
     """A row per data source: where it came from, the rows used, the sha256 of its file(s)."""
-    rows = ["| source | rows used | sha256 |\n|---|---|---|"]
+    rows = ["| source | rows used | sha256 |", "|---|---|---|"]
     for index, source in enumerate((report.get("data") or {}).get("sources", [])):
         identity = inputs.get(f"data.sources.{index}.path") or {}
         label = f"{source.get('type')} `{source.get('name')}`"

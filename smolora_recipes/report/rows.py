@@ -117,13 +117,18 @@ def merge_line(merge: dict[str, Any] | None) -> str:
     """One sentence on the merge and its verification."""
     if not merge or not merge.get("enabled"):
         return "merge: disabled"
+    saved = ""
+    if merge.get("dtype"):
+        saved = f"; saved in {merge['dtype']}"
+        if merge.get("max_abs_diff_of_rounding") is not None:
+            saved += f", rounding moved logits {shown(merge['max_abs_diff_of_rounding'])}"
     if merge.get("verified"):
         return (
             f"merge: verified (max |merged - adapter| {shown(merge.get('max_abs_diff_vs_adapter'))}"
             f" ≤ {shown(merge.get('tolerance'))}; max |merged - base| "
-            f"{shown(merge.get('max_abs_diff_vs_base'))})"
+            f"{shown(merge.get('max_abs_diff_vs_base'))}{saved})"
         )
-    return "merge: not verified"
+    return f"merge: not verified{saved}"
 
 
 def _listed(values: list[Any] | None) -> str | None:

@@ -4,7 +4,10 @@ The merged model's logits must match the adapter model's (max abs difference wit
 `merge.tolerance`) and must differ from the base model's, on a few held-out inputs. When the
 train step ran in this process, its model is merged directly (after checking that the adapter
 saved on disk holds the same weights); otherwise base and adapter are loaded from disk. The
-merged model is written around the page cache and handed to the sample step in memory.
+merged model is saved in `merge.dtype` (by default the base model's published dtype): when
+that rounds the weights, the rounded model must still be closer to the merged model than the
+base is. It is written around the page cache and handed to the sample step in memory, holding
+the saved values, so the samples are the answers of the weights on disk.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Any
 
 from smolora_recipes.core.errors import SmoloraError
 from smolora_recipes.data.splits import load_split, load_training_rows
+from smolora_recipes.models.model_files import published_dtype
 from smolora_recipes.models.runtime import load_model, materialize_weights
+from smolora_recipes.recipe.builtin_models import BUILTIN_MODELS
 from smolora_recipes.steps.context import StepContext
 from smolora_recipes.steps.results import MergeResult
 from smolora_recipes.store.direct_io import weights_written_directly
@@ -41,12 +46,22 @@ def run(ctx: StepContext) -> MergeResult:
     adapter_logits, base_logits = adapter_and_base_logits(tuned, inputs)
     with torch.no_grad():
         merged = tuned.merge_and_unload()
-    # written while the check's forward runs (the write mostly waits on the disk); a failed
-    # check then fails the step, and the executor removes its folder
-    with ThreadPoolExecutor(1, "save-merged") as saver:
-        saved = saver.submit(save_merged, merged, tokenizer, ctx.output)
+    dtype = saved_dtype(ctx)
+    if dtype == runtime.dtype:
+        # written while the check's forward runs (the write mostly waits on the disk); a failed
+        # check then fails the step, and the executor removes its folder
+        with ThreadPoolExecutor(1, "save-merged") as saver:
+            saved = saver.submit(save_merged, merged, tokenizer, ctx.output)
+            merged_logits = logits_of(merged, inputs)
+            saved.result()
+        rounding = None
+    else:
         merged_logits = logits_of(merged, inputs)
-        saved.result()
+        save_merged(merged.to(getattr(torch, dtype)), tokenizer, ctx.output)
+        merged.to(runtime.torch_dtype)  # the saved values, at the working precision again
+        rounded_logits = logits_of(merged, inputs)
+        rounding = float((rounded_logits - merged_logits).abs().max())
+        rounded_vs_base = float((rounded_logits - base_logits).abs().max())
     vs_adapter = float((merged_logits - adapter_logits).abs().max())
     vs_base = float((merged_logits - base_logits).abs().max())
     tolerance = recipe.merge.tolerance or (1e-3 if runtime.dtype == "float32" else 5e-2)
@@ -56,15 +71,32 @@ def run(ctx: StepContext) -> MergeResult:
         max_abs_diff_vs_adapter=vs_adapter,
         max_abs_diff_vs_base=vs_base,
         tolerance=tolerance,
+        dtype=dtype,
+        max_abs_diff_of_rounding=rounding,
     )
     if recipe.merge.verify:
         check_merge(vs_adapter, vs_base, tolerance)
+        if rounding is not None:
+            check_rounding(dtype, rounding, rounded_vs_base)
         result.verified = True
         ctx.log(
             f"merge verified: |merged - adapter| {vs_adapter:.2e}, |merged - base| {vs_base:.2e}"
+            + ("" if rounding is None else f"; saved in {dtype}, rounding moved {rounding:.2e}")
         )
     ctx.handoffs.merged_model = merged  # sampling it saves reading the file back
     return result
+
+
+def saved_dtype(ctx: StepContext) -> str:
+    """The dtype the merged weights are saved in: `merge.dtype`, or for `auto` the base
+    model's published dtype (a built-in model's upstream's, else its config's)."""
+    configured = ctx.recipe.merge.dtype
+    if configured != "auto":
+        return configured
+    builtin = BUILTIN_MODELS.get(ctx.loaded_model.base)
+    if ctx.loaded_model.kind == "builtin" and builtin is not None:
+        return builtin.dtype
+    return published_dtype(ctx.model_folder())
 
 
 def save_merged(merged: Any, tokenizer: Any, folder: Path) -> None:
@@ -145,6 +177,18 @@ def check_merge(vs_adapter: float, vs_base: float, tolerance: float) -> None:
         raise MergeVerificationError(
             f"merge verification failed: merged logits equal the base model's (max diff "
             f"{vs_base:.3g}); the adapter had no effect, so training did not change the model"
+        )
+
+
+def check_rounding(dtype: str, rounding: float, rounded_vs_base: float) -> None:
+    """Raise MergeVerificationError unless the weights rounded to `dtype` are closer to the
+    merged model than the base model is (in logits): the rounding kept the fine-tune."""
+    if not rounding < rounded_vs_base:  # also catches NaN
+        raise MergeVerificationError(
+            f"merge verification failed: rounding the merged weights to {dtype} moved the "
+            f"logits by {rounding:.3g}, as far as the base model is from them "
+            f"({rounded_vs_base:.3g}); the fine-tune does not survive {dtype}. Set "
+            "`merge.dtype: float32`"
         )
 
 

@@ -65,6 +65,8 @@ class MergeResult(JsonRecord):
     max_abs_diff_vs_adapter: float | None = None
     max_abs_diff_vs_base: float | None = None
     tolerance: float | None = None
+    dtype: str | None = None  # of the saved weights
+    max_abs_diff_of_rounding: float | None = None  # saved (rounded to dtype) vs merged logits
 
 
 @dataclass

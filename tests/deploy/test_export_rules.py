@@ -29,6 +29,7 @@ def refusal(recipe: Path, *overrides: str) -> str:
         (("export.gguf=[q3_k]",), "q3_k"),
         (("export.gguf=[q8_0]", "merge.enabled=false"), "merge.enabled is false"),
         (("export.gguf=[q8_0]", "samples.prompts=[]"), "samples.prompts, which is empty"),
+        (("export.gguf=[q8_0]", "samples.temperature=0.7"), "samples.temperature is 0.7"),
     ],
 )
 def test_export_sections_that_cannot_work_are_refused(

