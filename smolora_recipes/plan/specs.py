@@ -65,6 +65,22 @@ STEP_SPECS: tuple[StepSpec, ...] = (
         module="smolora_recipes.steps.sample",
     ),
     StepSpec(
+        "eval",
+        "score the base and the tuned model on the lm-evaluation-harness tasks",
+        # not eval.gate: judging the scores again needs no new scores
+        reads=(
+            "eval.tasks",
+            "eval.limit",
+            "eval.num_fewshot",
+            "eval.models",
+            "eval.batch_size",
+            "eval.apply_chat_template",
+        ),
+        after=("load", "train", "merge"),
+        libraries=("lm_eval", "torch", "transformers", "datasets"),
+        module="smolora_recipes.steps.eval",
+    ),
+    StepSpec(
         "export",
         "convert the merged model to GGUF with llama.cpp and check its answers to the prompts",
         reads=("name", "export", "data.format", "data.system_prompt", "data.completion_separator"),
@@ -76,7 +92,7 @@ STEP_SPECS: tuple[StepSpec, ...] = (
         "report",
         "write report.json, report.md and report.html",
         reads=("name", "description"),
-        after=("load", "dataset", "train", "merge", "sample", "export"),
+        after=("load", "dataset", "train", "merge", "sample", "eval", "export"),
         libraries=(),
         module="smolora_recipes.report.files",
     ),

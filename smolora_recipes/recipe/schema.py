@@ -2,11 +2,12 @@
 described and defaulted.
 
 The sections live by theme: `model_section.py`, `data_section.py` (data sources:
-`sources.py`), `training_sections.py` (lora, sft, distributed) and `artifact_sections.py`
-(merge, samples, export, output). Field names mirror the library call each section feeds
-(peft.LoraConfig, trl.SFTConfig, datasets.load_dataset) where the recipe language does not
-deliberately shorten them. Defaults live in the sections and only there; each has a comment
-when the reason is not obvious. The shared base and the path markers are in `section.py`.
+`sources.py`), `training_sections.py` (lora, sft, distributed), `eval_section.py` (eval) and
+`artifact_sections.py` (merge, samples, export, output). Field names mirror the library call
+each section feeds (peft.LoraConfig, trl.SFTConfig, datasets.load_dataset) where the recipe
+language does not deliberately shorten them. Defaults live in the sections and only there;
+each has a comment when the reason is not obvious. The shared base and the path markers are
+in `section.py`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from smolora_recipes.recipe.artifact_sections import (
     SamplesSection,
 )
 from smolora_recipes.recipe.data_section import DataSection
+from smolora_recipes.recipe.eval_section import EvalSection
 from smolora_recipes.recipe.model_section import ModelSection
 from smolora_recipes.recipe.section import Section
 from smolora_recipes.recipe.training_sections import DistributedSection, LoraSection, SftSection
@@ -70,6 +72,7 @@ class Recipe(Section):
     samples: SamplesSection = Field(
         default_factory=SamplesSection, description=SamplesSection.__doc__
     )
+    eval: EvalSection = Field(default_factory=EvalSection, description=EvalSection.__doc__)
     export: ExportSection = Field(default_factory=ExportSection, description=ExportSection.__doc__)
     output: OutputSection = Field(default_factory=OutputSection, description=OutputSection.__doc__)
     distributed: DistributedSection = Field(

@@ -86,6 +86,15 @@ def field_at(path: FieldPath, data: Any) -> FieldInfo | None:
     return owner.model_fields.get(path[-1]) if owner else None
 
 
+def list_item_marker(field: FieldInfo) -> Marker | None:
+    """The path marker of each item of a list field (`list[InputPath]`), if any."""
+    if get_origin(field.annotation) is not list:
+        return None
+    item = get_args(field.annotation)[0]
+    found = [meta for meta in getattr(item, "__metadata__", ()) if isinstance(meta, Marker)]
+    return found[0] if found else None
+
+
 def marker_of(field: FieldInfo) -> Marker | None:
     """The path marker carried by a field, if any: on the field itself, or on a member of its
     union (`OutputPath | None` carries the marker of `OutputPath`)."""
@@ -106,6 +115,11 @@ def marked_fields(
         if name not in data:
             continue
         value, path = data[name], (*prefix, name)
+        item_marker = list_item_marker(field)
+        if item_marker is not None:  # a list of paths
+            if isinstance(value, list):
+                yield from (((*path, index), item_marker) for index in range(len(value)))
+            continue
         marker = marker_of(field)
         if marker is not None:
             yield path, marker

@@ -40,14 +40,29 @@ class Section(BaseModel):
         to a number field is passed on as a `BooleanGiven`, which the number check refuses."""
         if not isinstance(data, dict):
             return data
+        return {key: _marked_booleans(cls, key, value) for key, value in data.items()}
+
+
+def _marked_booleans(section: type[BaseModel], key: str, value: Any) -> Any:
+    """`value` with each boolean where the field wants a number made a `BooleanGiven`: the
+    value itself, or the values of a mapping of numbers (`eval.gate.tuned_min`)."""
+    field = section.model_fields.get(key)
+    if field is None:
+        return value
+    numeric = _numeric(field.annotation)
+    if isinstance(value, bool) and (numeric or _numbers_by_name(field.annotation)):
+        return BooleanGiven(value)
+    if isinstance(value, dict) and _numbers_by_name(field.annotation):
         return {
-            key: BooleanGiven(value)
-            if isinstance(value, bool)
-            and key in cls.model_fields
-            and _numeric(cls.model_fields[key].annotation)
-            else value
-            for key, value in data.items()
+            name: BooleanGiven(item) if isinstance(item, bool) else item
+            for name, item in value.items()
         }
+    return value
+
+
+def _numbers_by_name(annotation: Any) -> bool:
+    """Whether a field's type is a mapping to numbers (`dict[str, float]`)."""
+    return typing.get_origin(annotation) is dict and _numeric(typing.get_args(annotation)[1])
 
 
 class BooleanGiven:

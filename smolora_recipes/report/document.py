@@ -149,6 +149,7 @@ def document(report: dict[str, Any]) -> list[Block]:
         )
     # what a user came for first (answers, accuracy, loss), then how it was made
     blocks += _samples_blocks(report.get("samples"))
+    blocks += _eval_blocks(report.get("eval"))
     blocks += _export_blocks(report.get("export"))
     blocks += _training_blocks(report)
     blocks += _data_blocks(report.get("data") or {})
@@ -248,6 +249,34 @@ def _samples_blocks(samples: dict[str, Any] | None) -> list[Block]:
         classes.append("" if ok is None else ("good" if ok else "bad"))
     blocks.append(Table(["prompt", "expected", "base", "tuned"], rows, classes))
     return blocks
+
+
+def _eval_blocks(evaluation: dict[str, Any] | None) -> list[Block]:
+    """Each task's metrics, base and tuned side by side, with their standard errors."""
+    if not evaluation or not evaluation.get("scores"):
+        return []
+    rows = []
+    for score in evaluation["scores"]:
+        base, tuned = score.get("base"), score.get("tuned")
+        change = None if base is None or tuned is None else f"{tuned - base:+.3f}"
+        rows.append(
+            [
+                Cell(score.get("task"), code=True),
+                Cell(score.get("metric")),
+                Cell(_with_stderr(base, score.get("base_stderr"))),
+                Cell(_with_stderr(tuned, score.get("tuned_stderr"))),
+                Cell(change),
+            ]
+        )
+    took = Paragraph([Text(f"lm-evaluation-harness, {shown(evaluation.get('seconds'))} s")])
+    header = ["task", "metric", "base", "tuned", "change"]
+    return [Heading("Evaluation"), Table(header, rows), took]
+
+
+def _with_stderr(value: float | None, stderr: float | None) -> str | None:
+    if value is None:
+        return None
+    return f"{value:.3f}" + ("" if stderr is None else f" ± {stderr:.3f}")
 
 
 def _export_blocks(export: dict[str, Any] | None) -> list[Block]:

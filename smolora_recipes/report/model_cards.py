@@ -112,6 +112,13 @@ def _result_lines(report: dict[str, Any]) -> list[str]:
             f"- sample prompts answered as expected: {before}tuned {tuned:.0%} "
             f"of {samples['scored']} ({samples['match']})"
         )
+    for score in (report.get("eval") or {}).get("scores", []):
+        if score.get("tuned") is not None:
+            before = "" if score.get("base") is None else f"base {score['base']:.3f} -> "
+            lines.append(
+                f"- {score['task']} ({score['metric']}, lm-evaluation-harness): "
+                f"{before}tuned {score['tuned']:.3f}"
+            )
     for gguf in (report.get("export") or {}).get("ggufs", []):
         lines.append(
             f"- `{gguf['file']}` in llama.cpp: {gguf['identical']}/{gguf['answered']} answers "

@@ -179,6 +179,10 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
         state.results.keep(record.name, result)
         state.outputs[record.name] = state.run_dir / module.OUTPUT
         record.status = "ok"
+        judge = getattr(module, "verdict", None)  # a step whose result can fail the run
+        failure = judge(result, state.loaded.recipe) if judge else None
+        if failure:
+            _record_verdict(state, record, log, failure)
         if isinstance(result, TrainResult):
             for warning in result.warnings():
                 state.warnings.append(warning)
@@ -206,6 +210,20 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
         record.duration_s = round(time.perf_counter() - started - record.import_s, 3)
     if record.status == "ok":
         log(f"{record.outcome} in {record.duration_s:.1f}s", record.name)
+
+
+def _record_verdict(state: RunState, record: StepRecord, log: RunLog, failure: str) -> None:
+    """Fail the run on what a step's result says against the recipe (an eval gate), keeping
+    the step's output and result: the numbers stay in the report and the cache."""
+    record.status, record.outcome = "failed", f"{record.outcome}; gate failed"
+    state.status, state.exit_code = "failed", 1
+    state.error = {
+        "step": record.name,
+        "type": "GateFailed",
+        "message": f"{record.name} gate: {failure}",
+        "log": str(log.path),
+    }
+    log(f"failed: {record.name} gate: {failure}", record.name)
 
 
 def _record_failure(state: RunState, record: StepRecord, log: RunLog, error: Exception) -> None:

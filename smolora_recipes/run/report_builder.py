@@ -75,6 +75,7 @@ def build_report(state: RunState) -> dict[str, Any]:
         "train": train.report_section() if train else None,
         "merge": results.merge.to_json() if results.merge else {"enabled": recipe.merge.enabled},
         "samples": results.sample.to_json() if results.sample else None,
+        "eval": results.eval.to_json() if results.eval else None,
         "export": results.export.to_json() if results.export else None,
         "artifacts": _artifacts(state),
     }

@@ -1,10 +1,10 @@
-"""The base model's sample answers, remembered by their own fingerprint.
+"""What a step computed from the base model alone, remembered by its own fingerprint.
 
-The sample step asks the base model and the tuned one. Only the tuned answers depend on
-training: the base ones follow from the base model (the load step's fingerprint), the sample
-step's recipe fields, code and libraries. A re-run that changed only training (a new `lora.r`)
-reuses them instead of loading the base model and generating again. Kept in
-`$SMOLORA_HOME/state/base-answers.json`, the newest `KEPT` fingerprints.
+The sample step asks the base model and the tuned one; the eval step scores both. Only the
+tuned results depend on training: the base ones follow from the base model (the load step's
+fingerprint), the step's recipe fields, code and libraries. A re-run that changed only
+training (a new `lora.r`) reuses them instead of loading the base model again. Kept in
+`$SMOLORA_HOME/state/` (`base-answers.json`, `base-scores.json`), the newest `KEPT` each.
 """
 
 from __future__ import annotations
@@ -22,30 +22,40 @@ MEMO = "base-answers.json"
 
 
 def base_fingerprint(planned: PlannedStep) -> str:
-    """What the base answers follow from: the sample step's fingerprint material without the
-    train and merge steps it also builds on."""
+    """What the step's base results follow from: its fingerprint material without the train
+    and merge steps it also builds on."""
     material = planned.material
     upstream = {"load": material["upstream"]["load"]}
-    return digest({**material, "step": "sample (base answers)", "upstream": upstream})
+    return digest({**material, "step": f"{planned.name} (base)", "upstream": upstream})
 
 
 def remembered(fingerprint: str, count: int) -> list[str] | None:
     """The base answers remembered for `fingerprint` (as many as there are prompts), or None."""
-    entry = _read().get(fingerprint)
-    answers = entry.get("answers") if isinstance(entry, dict) else None
+    answers = recalled(MEMO, fingerprint)
     valid = isinstance(answers, list) and all(isinstance(answer, str) for answer in answers)
-    return answers if valid and len(answers) == count else None
+    return answers if valid and len(answers) == count else None  # type: ignore[arg-type]
 
 
 def remember(fingerprint: str, answers: list[str]) -> None:
-    """Keep `answers` for `fingerprint` (the oldest entries beyond `KEPT` go); a home that
-    cannot be written only means generating them again next time."""
-    memo = _read()
-    memo[fingerprint] = {"answers": answers, "time": datetime.now(UTC).isoformat()}
+    """Keep the base answers for `fingerprint`."""
+    keep(MEMO, fingerprint, answers)
+
+
+def recalled(memo_name: str, fingerprint: str) -> Any:
+    """The value kept in the memo file `memo_name` for `fingerprint`, or None."""
+    entry = _read(memo_name).get(fingerprint)
+    return entry.get("value") if isinstance(entry, dict) else None
+
+
+def keep(memo_name: str, fingerprint: str, value: Any) -> None:
+    """Keep `value` for `fingerprint` in the memo file `memo_name` (the oldest entries beyond
+    `KEPT` go); a home that cannot be written only means computing it again next time."""
+    memo = _read(memo_name)
+    memo[fingerprint] = {"value": value, "time": datetime.now(UTC).isoformat()}
     newest = sorted(memo.items(), key=lambda item: str(item[1].get("time")), reverse=True)
-    write_memo(state_file(MEMO), dict(newest[:KEPT]))
+    write_memo(state_file(memo_name), dict(newest[:KEPT]))
 
 
-def _read() -> dict[str, Any]:
-    memo = read_memo(state_file(MEMO))
+def _read(memo_name: str) -> dict[str, Any]:
+    memo = read_memo(state_file(memo_name))
     return {key: value for key, value in memo.items() if isinstance(value, dict)}

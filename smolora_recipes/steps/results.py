@@ -94,6 +94,27 @@ class SampleResult(JsonRecord):
 
 
 @dataclass
+class EvalScore(JsonRecord):
+    """One metric of one task, for the base and the tuned model (None: that model not scored)."""
+
+    task: str
+    metric: str
+    higher_is_better: bool = True
+    base: float | None = None
+    base_stderr: float | None = None
+    tuned: float | None = None
+    tuned_stderr: float | None = None
+
+
+@dataclass
+class EvalResult(JsonRecord):
+    """The eval step's scores, and how long scoring took."""
+
+    scores: list[EvalScore]
+    seconds: float
+
+
+@dataclass
 class GgufCheck(JsonRecord):
     """One GGUF file, its making, and how its llama.cpp answers compare with the merged model's."""
 
@@ -126,6 +147,7 @@ class StepResults:
     train: TrainResult | None = None
     merge: MergeResult | None = None
     sample: SampleResult | None = None
+    eval: EvalResult | None = None
     export: ExportResult | None = None
 
     def keep(self, step: str, result: JsonRecord) -> None:
@@ -142,5 +164,6 @@ RESULT_TYPES: dict[str, type[JsonRecord]] = {
     "train": TrainResult,
     "merge": MergeResult,
     "sample": SampleResult,
+    "eval": EvalResult,
     "export": ExportResult,
 }

@@ -73,6 +73,10 @@ def test_every_number_field_refuses_a_boolean() -> None:
         ("lora.r=true", "lora.r: input should be a valid integer; got true"),
         ("sft.learning_rate=false", "sft.learning_rate: input should be a valid number; got false"),
         ("data.eval_split=true", "data.eval_split: input should be a valid number; got true"),
+        (
+            "eval.gate.tuned_min={mc/acc: true}",
+            "eval.gate.tuned_min.mc/acc: input should be a valid number; got true",
+        ),
     ],
 )
 def test_a_boolean_for_a_number_is_a_located_error(

@@ -38,6 +38,7 @@ def test_steps_are_ordered_and_stable_across_runs(minimal: Path) -> None:
         "train",
         "merge",
         "sample",
+        "eval",
         "export",
         "report",
     ]

@@ -49,12 +49,17 @@ def test_plan_text_with_statuses_skips_notes_and_inputs(minimal: Path) -> None:
             "expectations",
             "     reads   samples, data.format, data.system_prompt, data.completion_separator",
             "     after   load, train",
-            "6. export   skip: export.gguf is empty",
+            "6. eval     skip: eval.tasks is empty",
+            "     score the base and the tuned model on the lm-evaluation-harness tasks",
+            "     reads   eval.tasks, eval.limit, eval.num_fewshot, eval.models, eval.batch_size, "
+            "eval.apply_chat_template",
+            "     after   load, train",
+            "7. export   skip: export.gguf is empty",
             "     convert the merged model to GGUF with llama.cpp and check its answers to the "
             "prompts",
             "     reads   name, export, data.format, data.system_prompt, data.completion_separator",
             "     after   load, sample",
-            f"7. report   {fp['report']}  w",
+            f"8. report   {fp['report']}  w",
             "     write report.json, report.md and report.html",
             "     reads   name, description",
             "     after   load, dataset, train, sample",
@@ -70,7 +75,7 @@ def test_plan_json_and_step_material(minimal: Path) -> None:
     sample = data["steps"][4]
     assert sample["name"] == "sample" and sample["enabled"] is False
     assert sample["skip_reason"] == "samples.prompts is empty"
-    assert data["steps"][6]["after"] == ["load", "dataset", "train", "merge"]
+    assert data["steps"][7]["after"] == ["load", "dataset", "train", "merge"]
     train = plan.step("train")
     assert train.notes == ["batch   4 per device step x 2 accumulated = 8 sequences per update"]
     assert train.smolora_version == __version__ and plan.step("load").notes == []
@@ -129,6 +134,7 @@ def test_status_of_every_kind_of_step(minimal: Path, tmp_path: Path) -> None:
         "train": "will run: --no-cache",
         "merge": "skipped: merge.enabled is false",
         "sample": "will run: --no-cache",
+        "eval": "skipped: eval.tasks is empty",
         "export": "skipped: export.gguf is empty",
         "report": "will run: written by every run",
     }
@@ -136,6 +142,7 @@ def test_status_of_every_kind_of_step(minimal: Path, tmp_path: Path) -> None:
     assert set(statuses(plan, cache).values()) == {
         first,
         "skipped: merge.enabled is false",
+        "skipped: eval.tasks is empty",
         "skipped: export.gguf is empty",
         "will run: written by every run",
     }
@@ -148,6 +155,7 @@ def test_status_of_every_kind_of_step(minimal: Path, tmp_path: Path) -> None:
         "train": "will run: its cache entry is gone (removed by cache gc?)",
         "merge": "skipped: merge.enabled is false",
         "sample": "will run: its cache entry is gone (removed by cache gc?)",
+        "eval": "skipped: eval.tasks is empty",
         "export": "skipped: export.gguf is empty",
         "report": "will run: written by every run",
     }

@@ -41,6 +41,7 @@ def test_canonical_data_is_every_field_in_schema_order_with_relative_paths(
         "sft",
         "merge",
         "samples",
+        "eval",
         "export",
         "output",
         "distributed",

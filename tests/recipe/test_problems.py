@@ -188,7 +188,7 @@ def test_unknown_top_level_field_without_a_close_match() -> None:
             located(("bogus",)),
             "bogus",
             "fields allowed here: recipe_version, name, description, extends, model, data, "
-            "lora, sft, merge, samples, export, output, distributed",
+            "lora, sft, merge, samples, eval, export, output, distributed",
         )
     ]
 

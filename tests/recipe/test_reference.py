@@ -49,6 +49,8 @@ HEADINGS = [
     "## `merge`",
     "## `samples`",
     "### `samples.prompts[]`",
+    "## `eval`",
+    "### `eval.gate`",
     "## `export`",
     "## `output`",
     "## `distributed`",

@@ -39,6 +39,7 @@ def test_a_failing_step_leaves_a_failed_report_and_no_complete_looking_output(
         "train": "not run",
         "merge": "not run",
         "sample": "not run",
+        "eval": "skipped",
         "export": "skipped",
         "report": "ok",
     }

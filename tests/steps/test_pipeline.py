@@ -50,11 +50,12 @@ def test_report_records_every_step_and_the_environment(tiny_run: RunState) -> No
         "train",
         "merge",
         "sample",
+        "eval",
         "export",
         "report",
     ]
     statuses = [s["status"] for s in report["steps"]]
-    assert statuses == ["ok"] * 5 + ["skipped", "ok"]  # no export section
+    assert statuses == ["ok"] * 5 + ["skipped", "skipped", "ok"]  # no eval, no export
     assert all(len(s["fingerprint"]) == 64 for s in report["steps"])
     env = report["environment"]
     assert env["device"] == "cpu" and env["torch"] and env["trl"] and env["seed"] == 42
