@@ -93,6 +93,11 @@ class Recipe(Section):
                 "sft.max_steps: data.streaming is true, so the length of an epoch is unknown; "
                 "set sft.max_steps"
             )
+        if value.eval_steps and data is not None and not data.eval_split:
+            raise ValueError(
+                "sft.eval_steps: data.eval_split is 0, so there is no eval split to measure; "
+                "set data.eval_split (e.g. 0.1) or remove sft.eval_steps"
+            )
         if value.over_length == "split" and data is not None and data.format != "text":
             raise ValueError(
                 f"sft.over_length: split would cut a {data.format} example in the middle; use "

@@ -131,6 +131,14 @@ class SftSection(Section):
     )
     max_grad_norm: float = Field(default=1.0, gt=0, description="Gradient clipping norm.")
     logging_steps: int = Field(default=5, ge=1, description="Log the training loss every N steps.")
+    eval_steps: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Measure the eval split's loss every N optimizer steps as well (a curve in the "
+            "report); empty: before and after training only. Needs `data.eval_split` > 0."
+        ),
+    )
     save_steps: int = Field(
         default=50,
         ge=0,

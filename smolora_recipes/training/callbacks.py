@@ -13,6 +13,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from smolora_recipes.training.finite import check_eval_loss
+
 
 class StopOnInterrupt(TrainerCallback):
     """On the first Ctrl-C: save a checkpoint at the end of the current step, then stop."""
@@ -49,9 +51,9 @@ class TrainProgress(TrainerCallback):
         kept = _log_entries(log_path, up_to=resumed_step) if log_path and resumed_step else []
         if log_path is not None:
             log_path.write_text("".join(json.dumps(entry) + "\n" for entry in kept))
-        self.losses: list[dict[str, float]] = [
-            {key: value for key, value in entry.items() if key != "time"} for entry in kept
-        ]
+        entries = [{key: value for key, value in entry.items() if key != "time"} for entry in kept]
+        self.losses: list[dict[str, float]] = [entry for entry in entries if "loss" in entry]
+        self.evals: list[dict[str, float]] = [entry for entry in entries if "eval_loss" in entry]
         self.bar: Any = None
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -75,8 +77,13 @@ class TrainProgress(TrainerCallback):
             self.bar.update(1)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
-        """Record a logged training loss: in the loss history, train_log.jsonl and the log."""
-        if not logs or "loss" not in logs or self.log_path is None:
+        """Record a logged training or eval loss: in its history, train_log.jsonl and the log
+        (an eval loss measured during training that is not finite fails it)."""
+        if not logs or self.log_path is None:
+            return
+        if "eval_loss" in logs:
+            self._record_eval(state, float(logs["eval_loss"]))
+        if "loss" not in logs:
             return
         entry = {
             "step": state.global_step,
@@ -85,9 +92,7 @@ class TrainProgress(TrainerCallback):
             "epoch": round(float(logs.get("epoch", 0.0)), 4),
         }
         self.losses.append(entry)
-        stamped = {"time": datetime.now(UTC).isoformat(timespec="seconds"), **entry}
-        with self.log_path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(stamped) + "\n")
+        self._append(entry)
         message = (
             f"step {state.global_step}/{state.max_steps} loss {entry['loss']:.4f} "
             f"lr {entry['learning_rate']:.2e}"
@@ -96,6 +101,26 @@ class TrainProgress(TrainerCallback):
             self.bar.set_postfix_str(f"loss {entry['loss']:.4f}")
             self.bar.clear()
         self.log(message)
+
+    def _record_eval(self, state: Any, loss: float) -> None:
+        """An eval loss: kept once per step (measured again at a step, the weights are the
+        same), and logged when measured during training (the trainer logs the ones before and
+        after training itself)."""
+        step = state.global_step
+        if any(entry["step"] == step for entry in self.evals):
+            return
+        self.evals.append({"step": step, "eval_loss": round(loss, 5)})
+        self._append(self.evals[-1])
+        if 0 < step < state.max_steps:
+            check_eval_loss(loss, "during", step)
+            self.log(f"step {step}/{state.max_steps} eval loss {loss:.4f}")
+
+    def _append(self, entry: dict[str, float]) -> None:
+        """Add a timestamped entry to train_log.jsonl."""
+        assert self.log_path is not None
+        stamped = {"time": datetime.now(UTC).isoformat(timespec="seconds"), **entry}
+        with self.log_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(stamped) + "\n")
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Close the progress bar."""

@@ -123,7 +123,8 @@ def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
         activation_checkpointing=sft.activation_checkpointing,
         **({} if sft.optim == "auto" else {"optim": sft.optim}),
         include_num_input_tokens_seen="non_padding",
-        eval_strategy="no",
+        eval_strategy="steps" if sft.eval_steps else "no",
+        eval_steps=sft.eval_steps,
         report_to="none",
         logging_nan_inf_filter=False,  # a NaN loss fails training (training/finite.py)
         disable_tqdm=True,  # our own progress line, with timestamps

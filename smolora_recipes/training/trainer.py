@@ -188,11 +188,7 @@ def _progress_metrics(
         "steps": state.global_step,
         "epochs": round(float(state.epoch or 0), 4),
         "loss_history": progress.losses,
-        "eval_history": [
-            {"step": step, "eval_loss": loss}
-            for step, loss in ((0, before), (state.global_step, after))
-            if loss is not None
-        ],
+        "eval_history": sorted(progress.evals, key=lambda entry: entry["step"]),
         "eval_loss_before": before,
         "eval_loss_after": after,
         "final_train_loss": progress.losses[-1]["loss"] if progress.losses else None,

@@ -139,8 +139,11 @@ def test_train_log_has_timestamped_losses(tiny_run: RunState) -> None:
     entries = [
         json.loads(x) for x in (tiny_run.run_dir / "train_log.jsonl").read_text().splitlines()
     ]
-    assert [e["step"] for e in entries] == [2, 4, 6]
-    assert all("time" in e and e["loss"] > 0 for e in entries)
+    losses = [e for e in entries if "loss" in e]
+    assert [e["step"] for e in losses] == [2, 4, 6]
+    assert all("time" in e and e["loss"] > 0 for e in losses)
+    evals = [e for e in entries if "eval_loss" in e]  # before and after training
+    assert [e["step"] for e in evals] == [0, 6] and all("time" in e for e in evals)
 
 
 def test_report_markdown_and_html_are_rendered(tiny_run: RunState) -> None:

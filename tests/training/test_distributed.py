@@ -33,8 +33,12 @@ def test_two_processes_split_the_batch_and_save_the_adapter_once(recipe: Path) -
     assert train["eval_loss_after"] < train["eval_loss_before"]
     assert state.results.merge.verified is True
     assert state.results.merge.adapter_source == "disk"  # the workers' model is theirs
-    logged = [json.loads(line)["step"] for line in (state.run_dir / "train_log.jsonl").open()]
-    assert logged == [2, 4, 6]  # written by rank 0 alone
+    logged = [json.loads(line) for line in (state.run_dir / "train_log.jsonl").open()]
+    assert [(entry["step"], "loss" in entry) for entry in logged] == [
+        (0, False),  # the eval loss before training
+        *((step, True) for step in (2, 4, 6)),
+        (6, False),  # and after; all written by rank 0 alone
+    ]
     run_log = (state.run_dir / "run.log").read_text()
     assert run_log.count("step 2/6 loss") == 1  # relayed from rank 0 only
     assert "training on 2 processes" in run_log
