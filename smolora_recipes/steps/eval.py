@@ -48,7 +48,7 @@ def run(ctx: StepContext) -> EvalResult:
     if "base" in evaluation.models:
         key = base_fingerprint(ctx.planned) if ctx.planned else None
         remembered = recalled(MEMO, key) if key else None
-        if isinstance(remembered, dict):
+        if well_formed(remembered):
             scores["base"] = remembered
             ctx.log("base scores: reused (the base model, tasks and settings are unchanged)")
         else:
@@ -64,6 +64,18 @@ def run(ctx: StepContext) -> EvalResult:
     for score in result.scores:
         ctx.log(describe(score))
     return result
+
+
+def well_formed(scores: object) -> bool:
+    """Whether remembered scores have the shape `harness_scores` gives (a memo may be damaged)."""
+    return isinstance(scores, dict) and all(
+        isinstance(metrics, dict)
+        and all(
+            isinstance(measured, dict) and isinstance(measured.get("value"), int | float)
+            for measured in metrics.values()
+        )
+        for metrics in scores.values()
+    )
 
 
 def table(scores: dict[str, Scores]) -> list[EvalScore]:

@@ -173,3 +173,19 @@ def test_the_shipped_tasks_read_offline_with_their_data_beside_them(
     assert data.is_absolute() and len(data.read_text().splitlines()) == questions
     rows = [json.loads(line) for line in data.read_text().splitlines()]
     assert all(0 <= row["answer"] < len(row["choices"]) == 4 for row in rows)
+
+
+def test_damaged_remembered_base_scores_are_not_used() -> None:
+    from smolora_recipes.steps.eval import well_formed
+
+    good = {"t": {"acc": {"value": 0.5, "stderr": None, "higher_is_better": True}}}
+    assert well_formed(good)
+    for damaged in (None, [], {"t": []}, {"t": {"acc": 0.5}}, {"t": {"acc": {"value": "x"}}}):
+        assert not well_formed(damaged)
+
+
+def test_without_a_merge_the_base_and_adapter_are_scored(recipe: Path) -> None:
+    state, _ = run(recipe, "merge.enabled=false", "eval.models=[tuned]")
+    assert state.status == "ok", state.error
+    (score,) = state.results.eval.scores
+    assert score.base is None and 0 <= score.tuned <= 1
