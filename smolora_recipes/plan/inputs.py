@@ -32,6 +32,7 @@ def fingerprint_view(loaded: LoadedRecipe) -> tuple[dict[str, Any], dict[str, di
     data.pop("output", None)  # where runs are written never changes what a step computes
     for name in _CHECKPOINT_FIELDS:  # nor how often training checkpoints are kept
         data.get("sft", {}).pop(name, None)
+    data.get("eval", {}).pop("gate", None)  # nor what scores must reach: `verdict` judges them
     inputs: dict[str, dict[str, str]] = {}
     resolved = loaded.recipe.model_dump(mode="python")
     for path, _marker in marked_fields(data):  # output was dropped above, so never walked

@@ -67,15 +67,7 @@ STEP_SPECS: tuple[StepSpec, ...] = (
     StepSpec(
         "eval",
         "score the base and the tuned model on the lm-evaluation-harness tasks",
-        # not eval.gate: judging the scores again needs no new scores
-        reads=(
-            "eval.tasks",
-            "eval.limit",
-            "eval.num_fewshot",
-            "eval.models",
-            "eval.batch_size",
-            "eval.apply_chat_template",
-        ),
+        reads=("eval",),  # its gate is left out of the fingerprint (plan/inputs.py)
         after=("load", "train", "merge"),
         libraries=("lm_eval", "torch", "transformers", "datasets"),
         module="smolora_recipes.steps.eval",

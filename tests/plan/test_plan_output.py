@@ -51,8 +51,7 @@ def test_plan_text_with_statuses_skips_notes_and_inputs(minimal: Path) -> None:
             "     after   load, train",
             "6. eval     skip: eval.tasks is empty",
             "     score the base and the tuned model on the lm-evaluation-harness tasks",
-            "     reads   eval.tasks, eval.limit, eval.num_fewshot, eval.models, eval.batch_size, "
-            "eval.apply_chat_template",
+            "     reads   eval",
             "     after   load, train",
             "7. export   skip: export.gguf is empty",
             "     convert the merged model to GGUF with llama.cpp and check its answers to the "
