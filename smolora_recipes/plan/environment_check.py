@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from smolora_recipes.core.errors import Problem, UserInputError
+from smolora_recipes.plan.code_digest import DISTRIBUTIONS
 from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.recipe.training_sections import BITSANDBYTES_OPTIMIZERS
 
-EXPORT_MODULES = {"llama_cpp": "llama-cpp-python", "sentencepiece": "sentencepiece"}
+EXPORT_MODULES = ("llama_cpp", "sentencepiece")  # what the export step imports
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def environment_problems(loaded: LoadedRecipe, machine: Machine) -> list[Problem
             (
                 ("export", "gguf"),
                 f"export.gguf converts and checks GGUF files with llama.cpp, and this machine "
-                f"lacks {' and '.join(EXPORT_MODULES[name] for name in missing)}",
+                f"lacks {' and '.join(DISTRIBUTIONS.get(name, name) for name in missing)}",
                 "pip install 'smolora-recipes[export]' (llama-cpp-python builds llama.cpp once, "
                 "about 10 minutes on 2 cores), or remove the export section",
             ),
