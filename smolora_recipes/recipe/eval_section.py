@@ -78,11 +78,12 @@ def task_config(path: Path) -> dict[str, Any]:
     kwargs = config.get("dataset_kwargs") or {}
     files = kwargs.get("data_files") if isinstance(kwargs, dict) else None
     if isinstance(files, str):
-        files = {"data_files": files}
-    if isinstance(files, dict):
-        absolute = {split: str(_beside(path, split, name)) for split, name in files.items()}
-        named = absolute["data_files"] if list(absolute) == ["data_files"] else absolute
-        config["dataset_kwargs"] = {**kwargs, "data_files": named}
+        config["dataset_kwargs"] = {**kwargs, "data_files": str(_beside(path, "data_files", files))}
+    elif isinstance(files, dict):
+        absolute = {
+            split: str(_beside(path, f"data_files {split}", name)) for split, name in files.items()
+        }
+        config["dataset_kwargs"] = {**kwargs, "data_files": absolute}
     return config
 
 
@@ -93,9 +94,9 @@ def task_files(path: Path) -> list[Path]:
     return [path, *(Path(name) for name in named)]
 
 
-def _beside(task: Path, split: str, name: object) -> Path:
+def _beside(task: Path, field: str, name: object) -> Path:
     """A data file named in a task file: relative to it, and existing."""
     target = Path(os.path.abspath(task.parent / str(name)))  # links kept: names stay portable
     if not target.is_file():
-        raise ValueError(f"data_files {split}: {name} is not a file beside the task file")
+        raise ValueError(f"{field}: {name} is not a file beside the task file")
     return target

@@ -49,10 +49,10 @@ def _marked_booleans(section: type[BaseModel], key: str, value: Any) -> Any:
     field = section.model_fields.get(key)
     if field is None:
         return value
-    numeric = _numeric(field.annotation)
-    if isinstance(value, bool) and (numeric or _numbers_by_name(field.annotation)):
+    by_name = _numbers_by_name(field.annotation)
+    if isinstance(value, bool) and (by_name or _numeric(field.annotation)):
         return BooleanGiven(value)
-    if isinstance(value, dict) and _numbers_by_name(field.annotation):
+    if isinstance(value, dict) and by_name:
         return {
             name: BooleanGiven(item) if isinstance(item, bool) else item
             for name, item in value.items()
