@@ -49,3 +49,10 @@ def markdown_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines.extend("| " + " | ".join(row) + " |" for row in rows)
     return lines
+
+
+def last_lines(text: str, count: int, empty: str = "no message") -> str:
+    """The last `count` non-blank lines of a tool's output, joined with ` / ` for a one-line
+    error; `empty` when it printed nothing."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return " / ".join(lines[-count:]) or empty

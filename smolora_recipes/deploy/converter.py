@@ -22,6 +22,7 @@ from pathlib import Path
 from smolora_recipes.core.errors import SmoloraError
 from smolora_recipes.core.file_lock import held_lock
 from smolora_recipes.core.paths import tools_dir
+from smolora_recipes.core.text_format import last_lines
 
 SCRIPT = "convert_hf_to_gguf.py"
 VENDOR = "vendor/llama.cpp/"
@@ -76,7 +77,7 @@ def fetch_converter(release: str, folder: Path) -> None:
         )
         archives = list(Path(scratch).glob("*.tar.gz"))
         if download.returncode or not archives:
-            last = (download.stderr.strip().splitlines() or ["no archive"])[-1]
+            last = last_lines(download.stderr, 1, "no archive")
             raise ConverterUnavailable(
                 f"could not fetch llama.cpp's converter (the llama-cpp-python {release} source "
                 f"distribution on PyPI): {last}. Connect to PyPI once, or set SMOLORA_LLAMA_CPP "

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from smolora_recipes.core.errors import SmoloraError
 from smolora_recipes.core.native_output import native_output_to
+from smolora_recipes.core.text_format import last_lines
 from smolora_recipes.deploy.converter import converter_script
 
 CONVERTED = ("f16", "bf16", "q8_0")  # written by convert_hf_to_gguf.py directly
@@ -53,7 +54,7 @@ def convert(merged: Path, kind: str, target: Path, model_name: str) -> None:
     if finished.returncode or not target.is_file():
         raise GgufExportError(
             f"llama.cpp's converter could not write a {kind} GGUF of {merged.name}/: "
-            f"{_last_lines(finished.stderr)}"
+            f"{last_lines(finished.stderr, 3)}"
         )
 
 
@@ -73,10 +74,5 @@ def quantize(source: Path, kind: str, target: Path) -> None:
         if status != 0 or not target.is_file():
             raise GgufExportError(
                 f"llama.cpp's quantizer could not write a {kind} GGUF (status {status}): "
-                f"{_last_lines(log.read())}"
+                f"{last_lines(log.read(), 3)}"
             )
-
-
-def _last_lines(text: str, count: int = 3) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return " / ".join(lines[-count:]) or "no message"
