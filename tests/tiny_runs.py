@@ -19,6 +19,37 @@ FACTS = [
     ("What is quux?", "A blorp"),
 ]
 
+TASK = """\
+task: tiny_facts
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: facts.jsonl
+test_split: test
+output_type: multiple_choice
+doc_to_text: "{{question}}"
+doc_to_choice: "{{choices}}"
+doc_to_target: "{{answer}}"
+metric_list:
+  - metric: acc
+    aggregation: mean
+    higher_is_better: true
+"""
+
+
+def write_task(folder: Path) -> Path:
+    """A multiple-choice lm-eval task over FACTS: `tasks/facts.yaml` and its data."""
+    (folder / "tasks").mkdir(exist_ok=True)
+    answers = [answer for _, answer in FACTS]
+    with (folder / "tasks/facts.jsonl").open("w") as handle:
+        for index, (question, answer) in enumerate(FACTS):
+            choices = [answer, answers[(index + 1) % len(answers)]]
+            handle.write(json.dumps({"question": question, "choices": choices, "answer": 0}))
+            handle.write("\n")
+    task = folder / "tasks/facts.yaml"
+    task.write_text(TASK)
+    return task
+
 
 def chat_jsonl(facts: list[tuple[str, str]] = FACTS, repeat: int = 2) -> str:
     """JSON Lines of user/assistant conversations."""

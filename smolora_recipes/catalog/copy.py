@@ -21,6 +21,7 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 from smolora_recipes.core.errors import Location, Problem, RecipeError
 from smolora_recipes.core.paths import user_path
 from smolora_recipes.recipe.builtin_models import looks_local
+from smolora_recipes.recipe.eval_section import EVAL_TASK_HINT, task_files
 from smolora_recipes.recipe.references import ResolvedReference, is_reference, resolve_argument
 from smolora_recipes.recipe.schema_walk import Marker, marked_fields
 from smolora_recipes.recipe.section import ModelRefMarker, PathMarker
@@ -86,15 +87,37 @@ class _CopyPlan:
             return "runs" if path == ("output", "dir") else None  # where its runs went anyway
         if path == _EXTENDS and self.origin:
             return self.origin.sibling(named)
-        if self.with_data and path[0] == "data":
+        if self.with_data and path[0] in ("data", "eval"):
             relative = os.path.relpath(named, self.file.parent)
             if relative.startswith(os.pardir):
-                relative = f"data/{named.name}"
-            self.copies.append((named, self.target.parent / relative))
+                relative = f"{path[0]}/{named.name}"
+            copy = self.target.parent / relative
+            self.copies.append((named, copy))
+            if path[0] == "eval":  # a task file: the data files it names, as laid out beside it
+                self.copies += [
+                    (f, copy.parent / f.relative_to(named.parent)) for f in _task_data(named)
+                ]
             return Path(relative).as_posix()
         if self.origin:
             return str(named)  # the fetched or installed copy; with_data makes it local
         return Path(os.path.relpath(named, self.target.parent)).as_posix()
+
+
+def _task_data(task: Path) -> list[Path]:
+    """The data files an eval task file names; each must lie in or below the task's folder,
+    where the copied task file finds it again."""
+    try:
+        files = task_files(task)[1:]
+    except ValueError as error:
+        raise _error(f"{task}: {error}", str(task), EVAL_TASK_HINT) from None
+    outside = [f for f in files if not f.is_relative_to(task.parent)]
+    if outside:
+        raise _error(
+            f"{task} reads {outside[0]}, outside the task file's folder",
+            str(task),
+            "move the data file beside the task file, or copy without --with-data",
+        )
+    return files
 
 
 def _spliced(text: str, edits: dict[FieldPath, str | None]) -> str:

@@ -27,9 +27,10 @@ Scores = dict[str, dict[str, dict[str, Any]]]
 
 
 def harness_scores(
-    model: Any, tokenizer: Any, tasks: list[dict[str, Any]], settings: HarnessSettings
+    model: Any, tokenizer: Any, tasks: list[dict[str, Any] | str], settings: HarnessSettings
 ) -> Scores:
-    """Each task's metrics for `model` (task configs as lm-evaluation-harness reads its YAML)."""
+    """Each task's metrics for `model` (task configs as lm-evaluation-harness reads its YAML,
+    or the names of its own tasks)."""
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
 

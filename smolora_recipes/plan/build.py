@@ -86,7 +86,7 @@ def build_plan(loaded: LoadedRecipe) -> Plan:
     disabled = {
         "merge": "" if recipe.merge.enabled else "merge.enabled is false",
         "sample": "" if recipe.samples.prompts else "samples.prompts is empty",
-        "eval": "" if recipe.eval.tasks else "eval.tasks is empty",
+        "eval": "" if recipe.eval.enabled else "eval.tasks is empty",
         "export": "" if recipe.export.gguf else "export.gguf is empty",
     }
     code = CodeIndex()

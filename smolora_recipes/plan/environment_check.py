@@ -14,10 +14,16 @@ from dataclasses import dataclass
 
 from smolora_recipes.core.errors import Problem, UserInputError
 from smolora_recipes.plan.code_digest import DISTRIBUTIONS
+from smolora_recipes.plan.registry_tasks import registry_task_problems
 from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.recipe.training_sections import BITSANDBYTES_OPTIMIZERS
 
 EXPORT_MODULES = ("llama_cpp", "sentencepiece")  # what the export step imports
+TRACKER_MODULES = {  # what each tracker of `sft.report_to` imports
+    "tensorboard": ("tensorboard",),
+    "mlflow": ("mlflow", "sqlalchemy", "alembic"),  # MLflow's client and its SQLite store
+    "wandb": ("wandb",),
+}
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,10 @@ def this_machine(probe_gpus: bool) -> Machine:
 
 def check_environment(loaded: LoadedRecipe, machine: Machine | None = None) -> None:
     """Raise UserInputError listing every requirement of the recipe this machine cannot meet."""
-    problems = environment_problems(loaded, machine or this_machine(depends_on_gpus(loaded)))
+    machine = machine or this_machine(depends_on_gpus(loaded))
+    problems = environment_problems(loaded, machine)
+    if machine.has_module("lm_eval"):  # the harness's task index takes seconds: only when named
+        problems += registry_task_problems(loaded)
     if problems:
         raise UserInputError(problems)
 
@@ -99,7 +108,7 @@ def environment_problems(loaded: LoadedRecipe, machine: Machine) -> list[Problem
         )
     if recipe.model.quantization is not None:
         found += _quantization_gaps(machine)
-    if recipe.eval.tasks and not machine.has_module("lm_eval"):
+    if recipe.eval.enabled and not machine.has_module("lm_eval"):
         found.append(
             (
                 ("eval", "tasks"),
@@ -119,6 +128,17 @@ def environment_problems(loaded: LoadedRecipe, machine: Machine) -> list[Problem
                 "about 10 minutes on 2 cores), or remove the export section",
             ),
         )
+    for tracker in recipe.sft.report_to:
+        lacking = [name for name in TRACKER_MODULES[tracker] if not machine.has_module(name)]
+        if lacking:
+            found.append(
+                (
+                    ("sft", "report_to"),
+                    f"sft.report_to logs to {tracker}, and this machine lacks "
+                    + " and ".join(lacking),
+                    f"pip install 'smolora-recipes[track]', or remove {tracker} from the list",
+                ),
+            )
     if recipe.sft.optim in BITSANDBYTES_OPTIMIZERS and not (
         gpus and machine.has_module("bitsandbytes")
     ):

@@ -19,7 +19,8 @@ from smolora_recipes.recipe.sources import HubSource, TextFilesSource
 from smolora_recipes.recipe.yaml_source import FieldPath, path_text, set_value_at, value_at
 from smolora_recipes.store.hashing import digest, file_sha256, files_sha256, path_sha256
 
-_CHECKPOINT_FIELDS = ("save_steps", "save_total_limit")
+# sft settings that change how training is kept or watched, never what it computes
+_UNCOMPUTED_SFT_FIELDS = ("save_steps", "save_total_limit", "report_to")
 
 
 def fingerprint_view(loaded: LoadedRecipe) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
@@ -30,7 +31,7 @@ def fingerprint_view(loaded: LoadedRecipe) -> tuple[dict[str, Any], dict[str, di
     """
     data = canonical_data(loaded)
     data.pop("output", None)  # where runs are written never changes what a step computes
-    for name in _CHECKPOINT_FIELDS:  # nor how often training checkpoints are kept
+    for name in _UNCOMPUTED_SFT_FIELDS:  # nor how often checkpoints are kept, nor trackers
         data.get("sft", {}).pop(name, None)
     data.get("eval", {}).pop("gate", None)  # nor what scores must reach: `verdict` judges them
     inputs: dict[str, dict[str, str]] = {}

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from smolora_recipes.recipe.section import InputPath, Section
 
@@ -17,6 +17,9 @@ EVAL_TASK_HINT = (
     "`dataset_kwargs: {data_files: {test: FILE}}` beside it, `output_type`, `doc_to_text`, "
     "... (see recipes/eval/zembria_mc.yaml)"
 )
+
+
+TaskName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
 
 
 class EvalGate(Section):
@@ -42,9 +45,18 @@ class EvalSection(Section):
     tasks: list[InputPath] = Field(
         default_factory=list,
         description=(
-            "Task YAML files (lm-evaluation-harness's format), relative to the recipe; empty: "
-            "no eval step. A task's `dataset_kwargs.data_files` are relative to its file (e.g. "
-            "`dataset_path: json` with a JSON Lines file beside it), so it works offline."
+            "Task YAML files (lm-evaluation-harness's format), relative to the recipe (with "
+            "`registry_tasks` empty too: no eval step). A task's `dataset_kwargs.data_files` "
+            "are relative to its file (e.g. `dataset_path: json` with a JSON Lines file beside "
+            "it), so it works offline."
+        ),
+    )
+    registry_tasks: list[TaskName] = Field(
+        default_factory=list,
+        description=(
+            "lm-evaluation-harness's own tasks, groups or tags by name (`hellaswag`, "
+            "`arc_easy`, `mmlu`); their datasets come from the Hugging Face hub, so offline "
+            "(HF_HUB_OFFLINE) `plan` accepts only those already in the local datasets cache."
         ),
     )
     limit: int | None = Field(
@@ -62,6 +74,11 @@ class EvalSection(Section):
         description="Wrap each request in the chat template (for generative chat-style tasks).",
     )
     gate: EvalGate = Field(default_factory=EvalGate, description=EvalGate.__doc__)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the section names any task (else there is no eval step)."""
+        return bool(self.tasks or self.registry_tasks)
 
 
 def task_config(path: Path) -> dict[str, Any]:

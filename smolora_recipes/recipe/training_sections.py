@@ -61,6 +61,9 @@ class LoraSection(Section):
         return value
 
 
+Tracker = Literal["tensorboard", "mlflow", "wandb"]
+
+
 class SftSection(Section):
     """Supervised fine-tuning; maps onto `trl.SFTConfig`."""
 
@@ -139,6 +142,28 @@ class SftSection(Section):
             "report); empty: before and after training only. Needs `data.eval_split` > 0."
         ),
     )
+    load_best: bool = Field(
+        default=False,
+        description=(
+            "Keep the adapter of the eval with the lowest eval loss, not the last step's "
+            "(`load_best_model_at_end`): a checkpoint is saved at every eval, so `save_steps` "
+            "is then `eval_steps`. Needs `eval_steps`."
+        ),
+    )
+    report_to: list[Tracker] = Field(
+        default_factory=list,
+        description=(
+            "Experiment trackers the run is logged to: `tensorboard` (event files in the run "
+            "folder's `tensorboard/`), `mlflow` (MLFLOW_TRACKING_URI, else `mlflow.db` in the "
+            "recipe's output folder; experiment MLFLOW_EXPERIMENT_NAME, else the recipe's "
+            "name), `wandb` (project WANDB_PROJECT, else the recipe's name; offline unless "
+            "WANDB_MODE or a W&B login says otherwise). Each gets the resolved recipe as "
+            "parameters, the loss curves (live while training runs here), the eval scores and "
+            "sample accuracy, and the recipe's name and step fingerprints as tags. Never part "
+            "of a fingerprint: adding a tracker reuses every cached step. Needs the `track` "
+            "extra."
+        ),
+    )
     save_steps: int = Field(
         default=50,
         ge=0,
@@ -148,6 +173,23 @@ class SftSection(Section):
     seed: int = Field(
         default=42, ge=0, le=2**32 - 1, description="Seed for weight init, dropout and data order."
     )
+
+    @field_validator("load_best")
+    @classmethod
+    def _best_needs_evals(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not info.data.get("eval_steps"):
+            raise ValueError(
+                "load_best keeps the checkpoint with the lowest eval loss, and sft.eval_steps "
+                "is empty, so there is none to choose from; set sft.eval_steps"
+            )
+        return value
+
+    @field_validator("report_to")
+    @classmethod
+    def _trackers_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) < len(value):
+            raise ValueError("a tracker is named twice; list each once")
+        return value
 
     @field_validator("epochs")
     @classmethod

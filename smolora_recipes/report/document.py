@@ -152,6 +152,7 @@ def document(report: dict[str, Any]) -> list[Block]:
     blocks += _eval_blocks(report.get("eval"))
     blocks += _export_blocks(report.get("export"))
     blocks += _training_blocks(report)
+    blocks += _tracking_blocks(report.get("tracking") or [])
     blocks += _data_blocks(report.get("data") or {})
     blocks += _run_blocks(report)
     blocks += _steps_blocks(report.get("steps") or [])
@@ -315,6 +316,21 @@ def _export_blocks(export: dict[str, Any] | None) -> list[Block]:
             )
         )
     return blocks
+
+
+def _tracking_blocks(tracking: list[dict[str, str]]) -> list[Block]:
+    """Where each tracker logged the run: its folder, store and run id, or page."""
+    rows = [
+        [
+            Cell(where["tracker"]),
+            Cell(where.get("folder") or where.get("uri") or where.get("url"), code=True),
+            Cell(where.get("run_id"), code=True),
+            Cell(where.get("open"), code=True),
+        ]
+        for where in tracking
+    ]
+    header = ["tracker", "where", "run id", "look at it"]
+    return [Heading("Tracking"), Table(header, rows)] if rows else []
 
 
 def _environment_blocks(environment: dict[str, Any]) -> list[Block]:

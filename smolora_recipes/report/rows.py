@@ -29,6 +29,9 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     before, after = train.get("eval_loss_before"), train.get("eval_loss_after")
     if before is not None or after is not None:
         rows.append(("eval loss", f"{shown(before)} → {shown(after)}"))
+    if train.get("best_step") is not None:
+        kept = f"step {train['best_step']} (eval loss {shown(train.get('best_eval_loss'))})"
+        rows.append(("adapter kept (load_best)", kept))
     pairs = [
         ("final train loss", train.get("final_train_loss")),
         ("optimizer steps", _steps_text(train)),

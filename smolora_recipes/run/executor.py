@@ -22,7 +22,7 @@ from smolora_recipes.models.runtime import import_libraries, quiet_libraries, re
 from smolora_recipes.plan.build import Plan
 from smolora_recipes.plan.specs import STEP_SPEC_BY_NAME
 from smolora_recipes.plan.status import record_plan
-from smolora_recipes.recipe.canonical import canonical_yaml
+from smolora_recipes.recipe.canonical import canonical_data, canonical_yaml
 from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.recipe.yaml_source import path_text
 from smolora_recipes.report.files import written_report
@@ -31,6 +31,7 @@ from smolora_recipes.steps.context import StepContext
 from smolora_recipes.steps.results import RESULT_TYPES
 from smolora_recipes.store.cache import CacheEntry, StepCache
 from smolora_recipes.store.hashing import cancel_background_hashing, hash_in_background
+from smolora_recipes.tracking.session import RunIdentity, TrackingSession
 from smolora_recipes.training.result import TrainResult
 
 RUN_LOG = "run.log"
@@ -103,6 +104,8 @@ def execute(
     state.warnings = run_warnings(loaded)
     for warning in state.warnings:
         log(f"WARNING: {warning}")
+    if loaded.recipe.sft.report_to and state.options.until is None:
+        state.tracking = _open_tracking(state, log)
     forced = False
     try:
         for step in plan.steps:
@@ -140,6 +143,27 @@ def run_warnings(loaded: LoadedRecipe) -> list[str]:
         f"model.trust_remote_code is true ({origin}): Python code shipped with {model.base} "
         "will run on this machine"
     ]
+
+
+def _open_tracking(state: RunState, log: RunLog) -> TrackingSession:
+    """A run in each tracker of `sft.report_to`, told each train log entry as training runs."""
+
+    def warn(message: str) -> None:
+        state.warnings.append(message)
+        log(f"WARNING: {message}")
+
+    identity = RunIdentity(
+        recipe=state.loaded.recipe.name,
+        run_dir=state.run_dir,
+        canonical=canonical_data(state.loaded),
+        fingerprints={step.name: step.fingerprint for step in state.plan.steps if step.enabled},
+    )
+    session = TrackingSession.open(state.loaded.recipe.sft.report_to, identity, warn)
+    state.handoffs.train_curve = session.curve
+    for where in session.locations():
+        details = ", ".join(f"{key} {value}" for key, value in where.items() if key != "tracker")
+        log(f"tracking: {where['tracker']}: {details}")
+    return session
 
 
 def _past(state: RunState, step: str) -> bool:
@@ -255,6 +279,8 @@ def _write_report(state: RunState, record: StepRecord, log: RunLog) -> None:
     record.status, record.outcome = "ok", "ran"
     try:
         report = build_report(state)
+        if state.tracking is not None:  # its warnings join the report's (the same list)
+            state.tracking.finish(report)
         if state.status == "ok":
             write_model_cards(state.run_dir, report, plan_inputs(state.plan))
         write_report_files(state.run_dir, report)

@@ -77,6 +77,7 @@ def build_report(state: RunState) -> dict[str, Any]:
         "samples": results.sample.to_json() if results.sample else None,
         "eval": results.eval.to_json() if results.eval else None,
         "export": results.export.to_json() if results.export else None,
+        "tracking": state.tracking.locations() if state.tracking else None,
         "artifacts": _artifacts(state),
     }
 

@@ -11,6 +11,7 @@ from smolora_recipes.recipe.loader import LoadedRecipe
 from smolora_recipes.steps.context import Handoffs
 from smolora_recipes.steps.results import StepResults
 from smolora_recipes.store.cache import StepCache
+from smolora_recipes.tracking.session import TrackingSession
 
 
 @dataclass
@@ -53,6 +54,7 @@ class RunState:
     warnings: list[str] = field(default_factory=list)
     exit_code: int = 0
     handoffs: Handoffs = field(default_factory=Handoffs)  # in memory, between steps of this run
+    tracking: TrackingSession | None = None  # the trackers of `sft.report_to`
 
     @property
     def run_name(self) -> str:

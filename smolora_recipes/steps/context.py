@@ -25,11 +25,12 @@ class Handoffs:
     tokenizers: dict[tuple[Path, str | None], Any] = field(default_factory=dict)
     trained_model: Any = None  # the adapter model `train` leaves for `merge`
     merged_model: Any = None  # the merged model `merge` leaves for `sample`
+    train_curve: Callable[[dict[str, Any]], None] | None = None  # gets each train log entry
 
     def clear(self) -> None:
         """Drop everything held, so no model outlives the run."""
         self.tokenizers.clear()
-        self.trained_model = self.merged_model = None
+        self.trained_model = self.merged_model = self.train_curve = None
 
 
 @dataclass

@@ -36,7 +36,7 @@ def run(ctx: StepContext) -> EvalResult:
         apply_chat_template=evaluation.apply_chat_template,
         device=ctx.runtime().device,
     )
-    tasks = [task_config(path) for path in evaluation.tasks]
+    tasks = [task_config(path) for path in evaluation.tasks] + evaluation.registry_tasks
     tokenizer = ctx.tokenizer()
     started = time.perf_counter()
     scores: dict[str, Scores] = {}

@@ -32,6 +32,7 @@ def run(ctx: StepContext) -> TrainResult:
         tokenizer=ctx.tokenizer(),
         libraries=STEP_SPEC_BY_NAME["train"].libraries,
         base_name=published_name(ctx.loaded_model.kind, ctx.loaded_model.base),
+        listener=ctx.handoffs.train_curve,
     )
     if ctx.recipe.distributed.num_processes > 1:
         from smolora_recipes.training.launch import train_on_workers

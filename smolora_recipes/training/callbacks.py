@@ -44,8 +44,10 @@ class TrainProgress(TrainerCallback):
         log_path: Path | None,
         resumed_step: int,
         show_bar: bool = True,
+        listener: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.log = log
+        self.listener = listener  # told each new entry (an experiment tracker, live)
         self.log_path = log_path  # None in the processes of a distributed run other than rank 0
         self.show_bar = show_bar
         kept = _log_entries(log_path, up_to=resumed_step) if log_path and resumed_step else []
@@ -118,6 +120,8 @@ class TrainProgress(TrainerCallback):
     def _append(self, entry: dict[str, float]) -> None:
         """Add a timestamped entry to train_log.jsonl."""
         assert self.log_path is not None
+        if self.listener is not None:
+            self.listener(entry)
         stamped = {"time": datetime.now(UTC).isoformat(timespec="seconds"), **entry}
         with self.log_path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(stamped) + "\n")

@@ -30,6 +30,7 @@ class TrainingJob:
     tokenizer: Any = field(default=None, repr=False)
     libraries: tuple[str, ...] = ()  # imported before training, as the executor does
     base_name: str = ""  # the base model's portable name, written into the adapter's config
+    listener: Callable[[dict[str, Any]], None] | None = None  # each train log entry, here only
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for a worker process's launch file (the tokenizer is loaded there)."""

@@ -37,6 +37,8 @@ class TrainResult(JsonRecord):
     parameters: int | None = None
     trainable_parameters: int | None = None
     machine_rank: int | None = None  # set on the helper machines of a multi-machine run
+    best_step: int | None = None  # `sft.load_best`: the step whose adapter was kept
+    best_eval_loss: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for JSON; `machine_rank` only where it is set (on a helper machine)."""

@@ -93,6 +93,7 @@ def train(job: TrainingJob) -> Trained:
         job.scratch / TRAIN_LOG if main_process else None,
         resume[1] if resume else 0,
         show_bar="LOCAL_RANK" not in os.environ,  # workers' output is relayed line by line
+        listener=job.listener,
     )
     stopper = StopOnInterrupt()
     callbacks = [progress, stopper]
@@ -127,6 +128,7 @@ def train(job: TrainingJob) -> Trained:
         rows_per_process=rows_per_process,
         resumed_from_step=resume[1] if resume else None,
         **_model_metrics(trainer.model),
+        **(_best_checkpoint(trainer.state) if job.recipe.sft.load_best else {}),
     )
     keep = one_process and job.recipe.model.quantization is None
     return Trained(result, trained if keep else None)
@@ -193,6 +195,14 @@ def _progress_metrics(
         "eval_loss_after": after,
         "final_train_loss": progress.losses[-1]["loss"] if progress.losses else None,
     }
+
+
+def _best_checkpoint(state: Any) -> dict[str, Any]:
+    """`sft.load_best`: the step whose adapter the trainer reloaded, and its eval loss."""
+    if state.best_model_checkpoint is None:
+        return {}
+    step = int(Path(state.best_model_checkpoint).name.rsplit("-", 1)[1])
+    return {"best_step": step, "best_eval_loss": round(float(state.best_metric), 5)}
 
 
 def _throughput_metrics(

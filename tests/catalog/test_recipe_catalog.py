@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,20 @@ def test_cp_of_a_builtin_recipe_with_its_data(tmp_path: Path) -> None:
     assert invoke("validate", "mine/mixture.yaml")[0] == 0
     invoke("recipes", "cp", "builtin:quickstart", "mine")
     assert "  dir: runs " in (tmp_path / "mine/quickstart.yaml").read_text()  # not ../runs
+
+
+def test_cp_with_data_copies_eval_task_files_and_their_data(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    code, out, _ = invoke("recipes", "cp", "builtin:quickstart", "mine", "--with-data")
+    assert code == 0, out
+    for name in ("zembria_mc.yaml", "zembria_mc.jsonl", "general_mc.yaml", "general_mc.jsonl"):
+        assert (tmp_path / "mine/eval" / name).is_file(), name
+    copied = (tmp_path / "mine/quickstart.yaml").read_text()
+    assert "    - eval/zembria_mc.yaml" in copied  # beside the copy, not in the installed package
+    code, out, _ = invoke("plan", "mine/quickstart.yaml", "--json")
+    assert code == 0, out
+    inputs = json.loads(out)["steps"][5]["inputs"]  # the eval step reads the copies
+    assert inputs["eval.tasks.0"]["path"] == "eval/zembria_mc.yaml"
 
 
 def test_cp_of_a_git_recipe_pins_its_base(repo: GitRepo, tmp_path: Path) -> None:

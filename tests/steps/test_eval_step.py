@@ -17,38 +17,9 @@ from smolora_recipes.run.state import RunOptions, RunState
 from smolora_recipes.steps.eval import table, verdict
 from smolora_recipes.steps.results import EvalResult, EvalScore
 from smolora_recipes.store.cache import StepCache
-from tests.tiny_runs import FACTS, write_tiny_recipe
+from tests.tiny_runs import write_task, write_tiny_recipe
 
-TASK = """\
-task: tiny_facts
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: facts.jsonl
-test_split: test
-output_type: multiple_choice
-doc_to_text: "{{question}}"
-doc_to_choice: "{{choices}}"
-doc_to_target: "{{answer}}"
-metric_list:
-  - metric: acc
-    aggregation: mean
-    higher_is_better: true
-"""
 EVAL = "eval:\n  tasks: [tasks/facts.yaml]\n  batch_size: 4\n"
-
-
-def write_task(folder: Path) -> Path:
-    (folder / "tasks").mkdir(exist_ok=True)
-    answers = [answer for _, answer in FACTS]
-    with (folder / "tasks/facts.jsonl").open("w") as handle:
-        for index, (question, answer) in enumerate(FACTS):
-            choices = [answer, answers[(index + 1) % len(answers)]]
-            handle.write(json.dumps({"question": question, "choices": choices, "answer": 0}))
-            handle.write("\n")
-    task = folder / "tasks/facts.yaml"
-    task.write_text(TASK)
-    return task
 
 
 def run(recipe: Path, *overrides: str) -> tuple[RunState, list[str]]:

@@ -63,6 +63,8 @@ VERSION_1_KEYS = {
         "peak_rss_mb",
         "peak_gpu_mb",
         "target_modules",
+        "best_step",  # added in version 1 (new keys only ever come last)
+        "best_eval_loss",
     ],
     "merge": [
         "enabled",

@@ -44,3 +44,24 @@ def test_default_is_before_and_after_only(tiny_run: object) -> None:
 def test_eval_steps_need_an_eval_split(minimal: Path) -> None:
     with pytest.raises(RecipeError, match=r"data\.eval_split is 0, so there is no eval split"):
         load_recipe(minimal, ("sft.eval_steps=5", "data.eval_split=0"), env={})
+
+
+def test_load_best_keeps_the_adapter_with_the_lowest_eval_loss(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    recipe = write_tiny_recipe(tmp_path, tiny_model_dir)
+    loaded = load_recipe(recipe, ("sft.eval_steps=2", "sft.load_best=true", "sft.max_steps=8"))
+    state = execute(loaded, build_plan(loaded), "test", lambda line: None)
+    assert state.status == "ok", state.error
+    train = state.results.train
+    during = {entry["step"]: entry["eval_loss"] for entry in train.eval_history if entry["step"]}
+    best = min(during, key=during.__getitem__)
+    assert best != 8, "this recipe's eval loss rises at the end, so the best is not the last"
+    assert (train.best_step, train.best_eval_loss) == (best, during[best])
+    assert train.eval_loss_after == pytest.approx(during[best], abs=1e-5)
+    assert f"step {best} (eval loss" in (state.run_dir / "report.md").read_text()
+
+
+def test_load_best_needs_eval_steps(minimal: Path) -> None:
+    with pytest.raises(RecipeError, match=r"sft\.eval_steps is empty, so there is none"):
+        load_recipe(minimal, ("sft.load_best=true",), env={})
