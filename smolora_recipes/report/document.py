@@ -320,15 +320,11 @@ def _export_blocks(export: dict[str, Any] | None) -> list[Block]:
 
 def _tracking_blocks(tracking: list[dict[str, str]]) -> list[Block]:
     """Where each tracker logged the run: its folder, store and run id, or page."""
-    rows = [
-        [
-            Cell(where["tracker"]),
-            Cell(where.get("folder") or where.get("uri") or where.get("url"), code=True),
-            Cell(where.get("run_id"), code=True),
-            Cell(where.get("open"), code=True),
-        ]
-        for where in tracking
-    ]
+    rows = []
+    for where in tracking:
+        shown = [where.get("folder") or where.get("uri") or where.get("url")]
+        shown += [where.get("run_id"), where.get("open")]
+        rows.append([Cell(where["tracker"])] + [Cell(value, code=bool(value)) for value in shown])
     header = ["tracker", "where", "run id", "look at it"]
     return [Heading("Tracking"), Table(header, rows)] if rows else []
 

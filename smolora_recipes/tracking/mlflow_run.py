@@ -80,8 +80,10 @@ class MlflowRun:
         self.client.set_terminated(self.run_id, STATUSES.get(status, "FAILED"))
 
     def location(self) -> dict[str, str]:
-        """The store, the experiment and the run's id."""
-        return {"uri": self.uri, "experiment": self.experiment, "run_id": self.run_id}
+        """The store, the experiment and the run's id, and how to browse them (the `mlflow`
+        package has the UI; `mlflow-skinny` logs only)."""
+        where = {"uri": self.uri, "experiment": self.experiment, "run_id": self.run_id}
+        return {**where, "open": f"mlflow ui --backend-store-uri {self.uri}"}
 
 
 T = TypeVar("T")
