@@ -16,6 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from smolora_recipes.data.chunking import Chunker, ChunkStats
+from smolora_recipes.data.conversations import (
+    conversation,
+    field_names,
+    prompt_and_completion,
+    with_system_prompt,
+)
 from smolora_recipes.data.readers import read_source, source_label
 from smolora_recipes.data.records import (
     DataError,
@@ -28,8 +34,6 @@ from smolora_recipes.data.selection import SourceCounts, select_records
 from smolora_recipes.data.templates import RecordTemplate
 from smolora_recipes.recipe.data_section import DataSection
 from smolora_recipes.recipe.sources import DataSource
-
-ROLES = {"system", "user", "assistant"}
 
 
 @dataclass
@@ -88,7 +92,8 @@ def build_examples(
                 policy.handle(error)  # raised again unless the source says `on_error: skip`
                 continue
             for payload in payloads:
-                text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+                # keys in the record's order: a chat template writes tool schemas as given
+                text = json.dumps(payload, ensure_ascii=False)
                 if data.dedup:
                     key = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest())
                     if key in seen:
@@ -125,9 +130,11 @@ def _payloads(
     chunker: Chunker | None,
 ) -> list[dict[str, Any]]:
     if data.format == "chat":
-        return [{"messages": with_system_prompt(chat_messages(record, source), data.system_prompt)}]
+        payload = conversation(record, source)
+        payload["messages"] = with_system_prompt(payload["messages"], data.system_prompt)
+        return [payload]
     if data.format == "completion":
-        prompt, completion = _pair(record, source)
+        prompt, completion = prompt_and_completion(record, source)
         return [{"prompt": prompt, "completion": completion}]
     text = template.render(record) if template is not None else _text(record, source)
     if chunker is None:
@@ -144,74 +151,9 @@ def _text(record: Record, source: DataSource) -> str:
             f"field {text_field!r} is missing or not a non-empty string"
             f"{did_you_mean(text_field, record)}",
             hint=f"set the source's `text_field`, or a `data.template`; fields here: "
-            f"{_field_names(record)}",
+            f"{field_names(record)}",
         )
     return text
-
-
-def _pair(record: Record, source: DataSource) -> tuple[str, str]:
-    names = getattr(source, "prompt_field", "prompt"), getattr(source, "completion_field", "")
-    values = [record.fields.get(name) for name in names]
-    for name, value in zip(names, values, strict=True):
-        if not isinstance(value, str) or not value.strip():
-            raise _record_error(
-                record,
-                f"field {name!r} is missing or not a non-empty string{did_you_mean(name, record)}",
-                hint="set the source's `prompt_field` and `completion_field`; fields here: "
-                f"{_field_names(record)}",
-            )
-    return values[0], values[1]  # type: ignore[return-value]
-
-
-def with_system_prompt(
-    messages: list[dict[str, str]], system_prompt: str | None
-) -> list[dict[str, str]]:
-    """`messages` led by `system_prompt` (`data.system_prompt`) when they have no system
-    message of their own; unchanged when it is None."""
-    if system_prompt is None or (messages and messages[0]["role"] == "system"):
-        return messages
-    return [{"role": "system", "content": system_prompt}, *messages]
-
-
-def chat_messages(record: Record, source: DataSource) -> list[dict[str, str]]:
-    """The validated `{role, content}` list of a chat record (or of its prompt/completion)."""
-    messages_field = getattr(source, "messages_field", "messages")
-    messages = record.fields.get(messages_field)
-    if messages is None and getattr(source, "prompt_field", None) in record.fields:
-        prompt, completion = _pair(record, source)
-        messages = [
-            {"role": "user", "content": prompt},
-            {"role": "assistant", "content": completion},
-        ]
-        system_field = getattr(source, "system_field", None)
-        if system_field and record.fields.get(system_field):
-            messages.insert(0, {"role": "system", "content": record.fields[system_field]})
-    if not isinstance(messages, list) or not messages:
-        raise _record_error(
-            record,
-            f"field {messages_field!r} is missing or not a list of messages"
-            f"{did_you_mean(messages_field, record)}",
-            hint=f"chat records hold {messages_field}: [{{role, content}}, ...] (set the "
-            "source's `messages_field`), or a prompt and a completion (`prompt_field`, "
-            f"`completion_field`); fields here: {_field_names(record)}",
-        )
-    clean = []
-    for position, message in enumerate(messages):
-        role = message.get("role") if isinstance(message, dict) else None
-        content = message.get("content") if isinstance(message, dict) else None
-        if role not in ROLES or not isinstance(content, str):
-            raise _record_error(
-                record,
-                f"message {position} must be {{role: system|user|assistant, content: text}}",
-            )
-        clean.append({"role": role, "content": content})
-    if not any(message["role"] == "assistant" for message in clean):
-        raise _record_error(record, "no assistant message: nothing to learn from")
-    return clean
-
-
-def _field_names(record: Record) -> str:
-    return ", ".join(record.fields) or "none"
 
 
 def _record_error(record: Record, message: str, hint: str = "") -> Exception:

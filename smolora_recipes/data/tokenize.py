@@ -10,17 +10,16 @@ first rows out) or fails, naming it.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import Template, TemplateError
+from jinja2 import TemplateError
 
-from smolora_recipes.core.chat_sandbox import chat_sandbox
 from smolora_recipes.core.errors import Location, Problem, UserInputError
 from smolora_recipes.core.sandbox import RENDER_SECONDS, RenderTimeout, time_limit
-from smolora_recipes.data.long_text import batch_token_ids, token_ids
+from smolora_recipes.data.chat_tokens import chat_tokens
+from smolora_recipes.data.long_text import batch_token_ids
 from smolora_recipes.recipe.schema import Recipe
 
 KEPT, SPLIT, SPLIT_PIECE, TRUNCATED = range(4)
@@ -37,6 +36,7 @@ class TokenizeOptions:
     max_length: int
     over_length: str  # split | truncate | drop | fail (never auto)
     separator: str = ""  # completion: ends each prompt
+    train_on_reasoning: bool = True  # chat: reasoning tokens carry loss
 
     @classmethod
     def of(cls, recipe: Recipe) -> TokenizeOptions:
@@ -48,6 +48,7 @@ class TokenizeOptions:
             max_length=sft.max_length,
             over_length=resolve_over_length(sft.over_length, data.format),
             separator=data.completion_separator,
+            train_on_reasoning=data.train_on_reasoning,
         )
 
 
@@ -85,7 +86,7 @@ def batch_tokens(
     """Token ids and loss masks of a batch of examples (texts are tokenized in one call)."""
     if options.fmt == "chat":
         return [
-            _conversation_tokens(c["messages"], origin, tokenizer, options.train_on)
+            _conversation_tokens(c, origin, tokenizer, options)
             for c, origin in zip(contents, origins, strict=True)
         ]
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
@@ -146,13 +147,19 @@ def _location(origin: str) -> Location:
 
 
 def _conversation_tokens(
-    messages: list[dict[str, str]], origin: str, tokenizer: Any, train_on: str
+    content: dict[str, Any], origin: str, tokenizer: Any, options: TokenizeOptions
 ) -> tuple[list[int], list[int]]:
     """`chat_tokens`, with a chat template's failure (its sandbox refusing, an error it raises)
     located at the conversation it failed on."""
     try:
         with time_limit(RENDER_SECONDS):
-            return chat_tokens(messages, tokenizer, train_on)
+            return chat_tokens(
+                content["messages"],
+                tokenizer,
+                options.train_on,
+                tools=content.get("tools"),
+                train_on_reasoning=options.train_on_reasoning,
+            )
     except (TemplateError, RenderTimeout) as error:
         reason = (
             f"took longer than {RENDER_SECONDS:g} s" if isinstance(error, RenderTimeout) else error
@@ -162,62 +169,7 @@ def _conversation_tokens(
                 f"the chat template failed on this conversation: {reason}",
                 _location(origin),
                 "data.chat_template",
-                "a chat template reads `messages` (role, content) and may not touch Python "
-                "internals; check `data.chat_template`, or the model's own template",
+                "a chat template reads `messages` (role, content, tool_calls), `tools` and "
+                "may not touch Python internals; check `data.chat_template`, or the model's own",
             )
         ) from None
-
-
-def render_chat(
-    tokenizer: Any, messages: list[dict[str, str]], generation: bool, tokenize: bool
-) -> Any:
-    """The tokenizer's chat template (the recipe's `data.chat_template` when it sets one, see
-    `runtime.load_tokenizer`) applied to `messages` in the bounded chat sandbox: the text, or
-    its token ids (no special tokens added: the template writes them), as transformers'
-    `apply_chat_template` would give them."""
-    text = _compiled_chat_template(tokenizer.get_chat_template()).render(
-        messages=messages,
-        tools=None,
-        documents=None,
-        add_generation_prompt=generation,
-        **tokenizer.special_tokens_map,
-    )
-    return token_ids(tokenizer, text, special_tokens=False) if tokenize else text
-
-
-@functools.lru_cache(maxsize=8)
-def _compiled_chat_template(source: str) -> Template:
-    """A chat template compiled once (the dataset step renders it for every conversation)."""
-    return chat_sandbox().from_string(source)
-
-
-def chat_tokens(
-    messages: list[dict[str, str]], tokenizer: Any, train_on: str
-) -> tuple[list[int], list[int]]:
-    """Token ids of a conversation and its loss mask."""
-    full = render_chat(tokenizer, messages, generation=False, tokenize=True)
-    if train_on == "all":
-        return full, [1] * len(full)
-    mask = [0] * len(full)
-    for index, message in enumerate(messages):
-        if message["role"] != "assistant":
-            continue
-        before = (
-            render_chat(tokenizer, messages[:index], generation=True, tokenize=True)
-            if index
-            else []
-        )
-        through = render_chat(tokenizer, messages[: index + 1], generation=False, tokenize=True)
-        if full[: len(before)] != before or full[: len(through)] != through:
-            raise UserInputError(
-                Problem(
-                    "the chat template renders a conversation differently from its beginning, "
-                    "so assistant turns cannot be located for the loss mask",
-                    field="data.train_on",
-                    hint="set `data.train_on: all`, or use a chat template that is "
-                    "prefix-consistent (ChatML templates are)",
-                )
-            )
-        for position in range(len(before), len(through)):
-            mask[position] = 1
-    return full, mask

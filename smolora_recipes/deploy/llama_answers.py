@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from smolora_recipes.data.examples import with_system_prompt
+from smolora_recipes.data.conversations import with_system_prompt
 
 
 def llama_answers(
@@ -17,6 +18,7 @@ def llama_answers(
     suffix: str,
     max_tokens: int,
     context: int,
+    tools: list[dict[str, Any]] | None = None,
 ) -> list[str]:
     """Greedy answers of the GGUF to each prompt: chat messages (led by `system_prompt`)
     formatted by the GGUF's own template, or the prompt followed by `suffix`; `context` tokens
@@ -37,7 +39,11 @@ def llama_answers(
         for prompt in prompts:
             if chat:
                 messages = with_system_prompt([{"role": "user", "content": prompt}], system_prompt)
-                reply = llm.create_chat_completion(messages=messages, **greedy)  # type: ignore[arg-type]
+                reply = llm.create_chat_completion(  # type: ignore[arg-type]
+                    messages=messages,  # type: ignore[arg-type]
+                    tools=tools or None,  # type: ignore[arg-type]
+                    **greedy,
+                )
                 text = reply["choices"][0]["message"]["content"] or ""  # type: ignore[index]
             else:
                 reply = llm.create_completion(prompt + suffix, **greedy)

@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import TemplateError
 
 from smolora_recipes.core.errors import SmoloraError
-from smolora_recipes.data.tokenize import render_chat
+from smolora_recipes.data.chat_tokens import render_chat
 
 SYSTEM, USER, ANSWER = "\ue000system\ue000", "\ue000user\ue000", "\ue000answer\ue000"
 

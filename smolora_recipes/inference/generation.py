@@ -18,22 +18,33 @@ class GenerationSettings:
     seed: int = 0
 
 
-def format_prompt(tokenizer: Any, prompt: str, chat: bool, system_prompt: str | None = None) -> str:
+def format_prompt(
+    tokenizer: Any,
+    prompt: str,
+    chat: bool,
+    system_prompt: str | None = None,
+    tools: list[dict[str, Any]] | None = None,
+) -> str:
     """The text the model sees: the chat template with a generation prompt (after the
-    recipe's `data.system_prompt`, when it sets one), or the raw prompt."""
+    recipe's `data.system_prompt`, when it sets one, and offering `tools`), or the raw prompt."""
     if not chat:
         return prompt
-    return chat_prompt(tokenizer, [{"role": "user", "content": prompt}], system_prompt)
+    return chat_prompt(tokenizer, [{"role": "user", "content": prompt}], system_prompt, tools)
 
 
-def chat_prompt(tokenizer: Any, messages: list[dict[str, str]], system_prompt: str | None) -> str:
+def chat_prompt(
+    tokenizer: Any,
+    messages: list[dict[str, Any]],
+    system_prompt: str | None,
+    tools: list[dict[str, Any]] | None = None,
+) -> str:
     """`messages` in the chat template with a generation prompt, led by the run's
     `data.system_prompt` when they have no system message: as the model saw them in training."""
-    from smolora_recipes.data.examples import with_system_prompt
-    from smolora_recipes.data.tokenize import render_chat
+    from smolora_recipes.data.chat_tokens import render_chat
+    from smolora_recipes.data.conversations import with_system_prompt
 
     messages = with_system_prompt(messages, system_prompt)
-    return render_chat(tokenizer, messages, generation=True, tokenize=False)
+    return render_chat(tokenizer, messages, generation=True, tokenize=False, tools=tools)
 
 
 def _generate_kwargs(tokenizer: Any, settings: GenerationSettings) -> dict[str, Any]:

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -77,6 +77,13 @@ class SamplesSection(Section):
     )
     compare_base: bool = Field(
         default=True, description="Also generate from the base model, for comparison."
+    )
+    tools: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description=(
+            "`format: chat`: tools the sample prompts may call (JSON schemas, as a chat record's "
+            "`tools`), passed to the chat template with every prompt, as in training."
+        ),
     )
 
     @field_validator("prompts", mode="before")

@@ -107,6 +107,14 @@ class DataSection(Section):
             "(completion); or `all` tokens."
         ),
     )
+    train_on_reasoning: bool = Field(
+        default=True,
+        description=(
+            "`format: chat`: whether an assistant turn's reasoning (`reasoning_content`, or "
+            "`thinking`) carries loss; false: the model reads it but is not trained to write "
+            "it. Templates that do not read `reasoning_content` get it as a `<think>` block."
+        ),
+    )
     chunking: ChunkingSection | None = Field(
         default=None, description="Split long texts into chunks (`format: text`); off when absent."
     )

@@ -91,6 +91,9 @@ class SourceBase(Section):
         return value
 
 
+ChatRole = Literal["system", "user", "assistant", "tool", "tool_call"]
+
+
 class FieldMapping(Section):
     """Which record fields hold the text, messages or prompt/completion (record-based sources)."""
 
@@ -105,12 +108,37 @@ class FieldMapping(Section):
     text_field: str = Field(
         default="text", min_length=1, description="Record field holding the text (`format: text`)."
     )
-    messages_field: str = Field(
-        default="messages",
+    messages_field: str | None = Field(
+        default=None,
         min_length=1,
         description=(
-            "Record field holding a list of `{role, content}` messages (`format: chat`); when a "
-            "record has none, `prompt_field`/`completion_field` make a two-turn chat."
+            "Record field holding the conversation (`format: chat`); empty: `messages`, or "
+            "`conversations` with `conversation: sharegpt`. When a record has none, "
+            "`prompt_field`/`completion_field` make a two-turn chat."
+        ),
+    )
+    conversation: Literal["openai", "sharegpt"] = Field(
+        default="openai",
+        description=(
+            "How a chat record's turns are written: `openai` `{role, content}` (with "
+            "`tool_calls`, `tool` results, `reasoning_content`), or `sharegpt` `{from, value}` "
+            "(from: system, human, gpt, function_call, observation)."
+        ),
+    )
+    roles: dict[str, ChatRole] = Field(
+        default_factory=dict,
+        description=(
+            "Role names of the records mapped to system, user, assistant, tool or tool_call (an "
+            "assistant turn whose text is its JSON tool calls), over the format's own map, "
+            "e.g. `{bot: assistant, observation: tool}`."
+        ),
+    )
+    tools_field: str = Field(
+        default="tools",
+        min_length=1,
+        description=(
+            "Record field holding the tools a conversation may call (JSON schemas, or their "
+            "JSON text), passed to the chat template as `tools`; absent in a record: none."
         ),
     )
     prompt_field: str = Field(

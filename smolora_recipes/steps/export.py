@@ -60,6 +60,7 @@ def run(ctx: StepContext) -> ExportResult:
             suffix,
             settings.max_new_tokens,
             longest + settings.max_new_tokens + CONTEXT_MARGIN,
+            settings.tools,
         )
         check = compared(kind, name, (ctx.output / name).stat().st_size, seconds, answers, sample)
         _write_answers(ctx, kind, answers, sample)

@@ -58,7 +58,8 @@ def prompt_texts(recipe: Recipe, tokenizer: Any) -> list[str]:
     chat = data.format == "chat"
     ending = data.completion_separator if data.format == "completion" else ""
     return [
-        format_prompt(tokenizer, item.prompt, chat, data.system_prompt) + ending
+        format_prompt(tokenizer, item.prompt, chat, data.system_prompt, recipe.samples.tools)
+        + ending
         for item in recipe.samples.prompts
     ]
 

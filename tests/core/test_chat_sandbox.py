@@ -12,7 +12,7 @@ from jinja2 import TemplateError
 from jinja2.sandbox import SecurityError
 
 from smolora_recipes.core.chat_sandbox import chat_sandbox
-from smolora_recipes.data.tokenize import render_chat
+from smolora_recipes.data.chat_tokens import render_chat
 
 CONVERSATION = [
     {"role": "system", "content": "Be brief. <b>&</b>"},

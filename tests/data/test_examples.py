@@ -114,7 +114,7 @@ def test_malformed_records_are_skipped_when_asked(tmp_path: Path) -> None:
     ("line", "message"),
     [
         ('{"text": "x"}', "field 'messages' is missing"),
-        ('{"messages": [{"role": "robot", "content": "x"}]}', "message 0 must be"),
+        ('{"messages": [{"role": "robot", "content": "x"}]}', "message 0 has role 'robot'"),
         ('{"messages": [{"role": "user", "content": "x"}]}', "no assistant message"),
     ],
 )

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from smolora_recipes.core.errors import RecipeError
-from smolora_recipes.data.examples import with_system_prompt
+from smolora_recipes.data.conversations import with_system_prompt
 from smolora_recipes.inference.finished_run import FinishedRun
 from smolora_recipes.inference.requests import prompt_texts as request_texts
 from smolora_recipes.recipe.loader import load_recipe

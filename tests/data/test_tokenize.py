@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from smolora_recipes.core.errors import UserInputError
+from smolora_recipes.data.chat_tokens import chat_tokens
 from smolora_recipes.data.tokenize import (
     KEPT,
     SPLIT,
     SPLIT_PIECE,
     TRUNCATED,
     TokenizeOptions,
-    chat_tokens,
     resolve_over_length,
     tokenize_batch,
 )

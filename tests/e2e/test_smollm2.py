@@ -6,6 +6,7 @@ A few training steps only; the quickstart itself (minutes) is run by `make quick
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -176,3 +177,34 @@ def test_the_init_starter_learns_visibly(
     samples = json.loads((tmp_path / "runs/x/latest/report.json").read_text())["samples"]
     assert samples["scored"] == 4
     assert samples["tuned_accuracy"] - samples["base_accuracy"] >= 0.5
+
+
+@pytest.mark.parametrize(
+    ("recipe", "trained"),
+    [
+        ("builtin:sharegpt", "Zembria"),  # gpt turns: the answers
+        ("builtin:tool-calls", '"name": "'),  # an assistant's tool call
+    ],
+)
+def test_conversation_recipes_run_end_to_end(
+    e2e_run: tuple[Path, Path, object], tmp_path: Path, recipe: str, trained: str
+) -> None:
+    _, home, _ = e2e_run  # its converted model is reused
+    short = [
+        "--set",
+        "sft.max_steps=2",
+        "--set",
+        "eval.tasks=[]",
+        "--set",
+        "samples.max_new_tokens=8",
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SMOLORA_HOME", str(home))
+        patch.chdir(tmp_path)
+        result = CliRunner().invoke(main, ["run", recipe, *short], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+        preview = CliRunner().invoke(main, ["preview", recipe, "-n", "8"], catch_exceptions=False)
+    assert preview.exit_code == 0, preview.stderr
+    spans = re.findall(r"\[\[(.*?)\]\]", preview.stdout, re.DOTALL)  # what carries loss
+    assert any(trained in span for span in spans)
+    assert not any("<|im_start|>" in span for span in spans)  # no user, system or tool turn

@@ -209,7 +209,9 @@ def test_every_example_recipe_builds_its_dataset(
     name: str, tmp_path: Path, tiny_model_dir: Path
 ) -> None:
     recipe = Path(__file__).parents[2] / "recipes" / f"{name}.yaml"
-    loaded = load_recipe(recipe, [f"model.base={tiny_model_dir}", f"output.dir={tmp_path}"])
+    overrides = [f"model.base={tiny_model_dir}", f"output.dir={tmp_path}"]
+    overrides.append("sft.max_length=4096")  # the tiny tokenizer spends a token per byte or so
+    loaded = load_recipe(recipe, overrides)
     options = RunOptions(cache=StepCache(tmp_path / "cache"), until="dataset")
     state = execute(loaded, build_plan(loaded), "test", lambda line: None, options)
     assert state.status == "ok", state.error
