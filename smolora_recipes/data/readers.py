@@ -370,7 +370,7 @@ def _read_hub(
             source.config,
             split=source.split,
             data_files=source.data_files,
-            revision=source.revision,
+            revision=source.revision,  # a hub repository's: the commit `plan` pinned
         )
     except Exception as error:  # hub, network and cache errors vary by version
         reason = "HF_HUB_OFFLINE is set and it is not cached" if offline else str(error)

@@ -8,7 +8,7 @@ timestamps, no absolute paths.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from smolora_recipes import __version__
@@ -64,9 +64,9 @@ class Plan:
             for note in step.notes:
                 lines.append(f"     note    {note}")
             for field_name, identity in step.inputs.items():
+                kind = "commit" if "commit" in identity else "sha256"
                 lines.append(
-                    f"     input   {field_name} = {identity['path']} "
-                    f"(sha256 {identity['sha256'][:12]})"
+                    f"     input   {field_name} = {identity['path']} ({kind} {identity[kind][:12]})"
                 )
         return "\n".join(lines)
 
@@ -122,6 +122,23 @@ def build_plan(loaded: LoadedRecipe) -> Plan:
             )
         )
     return Plan(recipe.name, loaded.label, steps)
+
+
+def pinned(loaded: LoadedRecipe, plan: Plan) -> LoadedRecipe:
+    """`loaded` with each hub revision replaced by the commit `plan` resolved it to, so the
+    steps load exactly what was fingerprinted (and the resolved recipe shows the commit)."""
+    commits = {
+        name: found["commit"] for name, found in plan_inputs(plan).items() if "commit" in found
+    }
+    if not commits:
+        return loaded
+    recipe = loaded.recipe.model_copy(deep=True)
+    for name, commit in commits.items():
+        if name == "model.base":
+            recipe.model.revision = commit
+        else:  # data.sources.<i>.name
+            recipe.data.sources[int(name.split(".")[2])].revision = commit  # type: ignore[union-attr]
+    return replace(loaded, recipe=recipe)
 
 
 def plan_inputs(plan: Plan) -> dict[str, dict[str, str]]:

@@ -47,8 +47,11 @@ class InputChange:
         return f"{path}: {self.describe_sha256()}"
 
     def describe_sha256(self) -> str:
-        """`sha256 1a2b3c4d5e6f -> 7f8e9d0c1b2a`."""
-        return f"sha256 {_short(self.old_sha256)} -> {_short(self.new_sha256)}"
+        """`sha256 1a2b3c4d5e6f -> 7f8e9d0c1b2a` (`commit ...` for a hub input)."""
+        values = (self.old_sha256, self.new_sha256)
+        kind = "commit" if any(v and v.startswith("commit ") for v in values) else "sha256"
+        old, new = (_short(v.removeprefix("commit ") if v else v) for v in values)
+        return f"{kind} {old} -> {new}"
 
 
 @dataclass
@@ -190,10 +193,15 @@ def compare_inputs(old: Plan, new: Plan) -> list[InputChange]:
     for name in sorted(before.keys() | after.keys()):
         a, b = before.get(name, {}), after.get(name, {})
         if a != b:
-            changes.append(
-                InputChange(name, a.get("path"), b.get("path"), a.get("sha256"), b.get("sha256"))
-            )
+            changes.append(InputChange(name, a.get("path"), b.get("path"), _digest(a), _digest(b)))
     return changes
+
+
+def _digest(identity: dict[str, str]) -> str | None:
+    """An input's content hash, or its hub commit (`commit 1a2b...`)."""
+    if "commit" in identity:
+        return f"commit {identity['commit']}"
+    return identity.get("sha256")
 
 
 def compare_plans(old: Plan, new: Plan) -> tuple[list[StepChange], list[str]]:

@@ -13,7 +13,16 @@ from smolora_recipes.data.readers import local_dataset_folder
 from smolora_recipes.recipe.builtin_models import BUILTIN_MODELS, classify_model
 from smolora_recipes.recipe.canonical import canonical_data, portable_path
 from smolora_recipes.recipe.eval_section import EVAL_TASK_HINT, task_files
+from smolora_recipes.recipe.hub_refs import (
+    HUB_HINT,
+    HubUnresolved,
+    Kind,
+    hub_commit,
+    hub_label,
+    names_repository,
+)
 from smolora_recipes.recipe.loader import LoadedRecipe
+from smolora_recipes.recipe.origin import Origin
 from smolora_recipes.recipe.schema_walk import marked_fields
 from smolora_recipes.recipe.sources import HubSource, TextFilesSource
 from smolora_recipes.recipe.yaml_source import FieldPath, path_text, set_value_at, value_at
@@ -40,19 +49,40 @@ def fingerprint_view(loaded: LoadedRecipe) -> tuple[dict[str, Any], dict[str, di
         identity = _input_identity(path, resolved, loaded)
         if identity is not None:
             inputs[path_text(path)] = identity
-            set_value_at(data, path, {"sha256": identity["sha256"]})
+            set_value_at(data, path, _identified(identity))
     for index, source in enumerate(loaded.recipe.data.sources):
-        hub = isinstance(source, HubSource)
-        folder = local_dataset_folder(source, loaded.base_dir) if hub else None
+        if not isinstance(source, HubSource):
+            continue
+        path = ("data", "sources", index, "name")
+        folder = local_dataset_folder(source, loaded.base_dir)
         if folder is not None:  # a save_to_disk folder: identified by content, like a file
-            path = ("data", "sources", index, "name")
-            sha = path_sha256(folder)
-            inputs[path_text(path)] = {
+            found = {
                 "path": portable_path(str(folder), loaded.base_dir),
-                "sha256": sha,
+                "sha256": path_sha256(folder),
             }
-            set_value_at(data, path, {"sha256": sha})
+        elif names_repository(source.name):  # a hub dataset: by the commit it names now
+            where = loaded.origin_of(path)
+            found = _hub_identity(source.name, source.revision, "dataset", where)
+        else:  # a builder (`json` with data_files): its slice of the recipe says it all
+            continue
+        inputs[path_text(path)] = found
+        set_value_at(data, path, _identified(found))
     return data, inputs
+
+
+def _identified(identity: dict[str, str]) -> dict[str, str]:
+    """What stands for an input in the fingerprint: its content hash, or its hub commit."""
+    return {key: value for key, value in identity.items() if key in ("sha256", "commit")}
+
+
+def _hub_identity(name: str, revision: str | None, kind: Kind, origin: Origin) -> dict[str, str]:
+    """`{"path": "hf:org/name@main", "commit": ...}`, or a located error saying why not."""
+    try:
+        commit = hub_commit(name, revision, kind)
+    except HubUnresolved as error:
+        field = "model.base" if kind == "model" else "data.sources"
+        raise UserInputError(Problem(str(error), origin.location, field, HUB_HINT)) from None
+    return {"path": hub_label(name, revision, kind), "commit": commit}
 
 
 def _input_identity(
@@ -92,8 +122,9 @@ def _source_at(path: FieldPath, loaded: LoadedRecipe) -> object:
 
 def _model_identity(base: str, loaded: LoadedRecipe) -> dict[str, str] | None:
     ref = classify_model(base)
-    if ref.kind == "hub":
-        return None  # identified by its id and `model.revision`, which the slice already holds
+    if ref.kind == "hub":  # identified by the commit its revision names now
+        revision = loaded.recipe.model.revision
+        return _hub_identity(base, revision, "model", loaded.origin_of(("model", "base")))
     if ref.kind == "builtin":
         model = BUILTIN_MODELS[base]
         return {

@@ -39,7 +39,11 @@ class ModelSection(Section):
     )
     revision: str | None = Field(
         default=None,
-        description="Hub revision (branch, tag or commit) when `base` is a hub id.",
+        description=(
+            "Hub revision (branch, tag or commit; empty: `main`) when `base` is a hub id; "
+            "`plan` resolves it to a commit (the local cache's, offline), which the "
+            "fingerprint and lock file hold."
+        ),
     )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         default="auto",

@@ -19,7 +19,7 @@ from smolora_recipes.core.errors import UserInputError, error_text
 from smolora_recipes.core.json_record import JsonRecord
 from smolora_recipes.core.permissions import follow_umask
 from smolora_recipes.models.runtime import import_libraries, quiet_libraries, release_free_memory
-from smolora_recipes.plan.build import Plan
+from smolora_recipes.plan.build import Plan, pinned
 from smolora_recipes.plan.specs import STEP_SPEC_BY_NAME
 from smolora_recipes.plan.status import record_plan
 from smolora_recipes.recipe.canonical import canonical_data, canonical_yaml
@@ -92,6 +92,7 @@ def execute(
     """Run or reuse every enabled step of `plan`, then write the report; never raises for
     step failures."""
     started = datetime.now(UTC)
+    loaded = pinned(loaded, plan)  # hub revisions as the commits the plan fingerprinted
     run_dir = new_run_dir(loaded.paths.recipe_runs(loaded.recipe.name), started)
     state = RunState(loaded, plan, run_dir, command, started, options or RunOptions())
     (run_dir / "recipe.resolved.yaml").write_text(canonical_yaml(loaded), encoding="utf-8")

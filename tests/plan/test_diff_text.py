@@ -237,7 +237,11 @@ def test_why_a_step_reruns(old: PlannedStep, new: PlannedStep, reasons: list[str
 def test_a_field_only_the_old_recipe_has_and_no_step_unchanged(
     minimal: Path, in_tmp_dir: Path
 ) -> None:
-    overrides = ("samples.prompts=[a, b]", "model.base=org/other-model")
+    overrides = (
+        "samples.prompts=[a, b]",
+        "model.base=org/other-model",
+        f"model.revision={'e' * 40}",
+    )
     old = load_recipe(Path("recipe.yaml"), overrides, env={})
     result = diff_recipes(old, load_recipe(Path("recipe.yaml"), ("merge.enabled=false",), env={}))
     assert [change.step for change in result.steps] == [

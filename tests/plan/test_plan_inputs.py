@@ -23,10 +23,13 @@ def load_inputs(recipe: Path, *overrides: str) -> dict[str, dict[str, str]]:
     return build_plan(load_recipe(recipe, overrides, env={})).step("load").inputs
 
 
-def test_a_hub_model_is_identified_by_its_id_and_revision(minimal: Path) -> None:
-    plan = build_plan(load_recipe(minimal, ("model.base=org/some-model",), env={}))
-    assert "model.base" not in plan.step("load").inputs
-    assert plan.step("load").material["recipe"]["model"]["base"] == "org/some-model"
+def test_a_hub_model_pinned_to_a_commit_is_identified_by_it(minimal: Path) -> None:
+    commit = "c" * 40  # no cache or hub needed: a commit names itself
+    overrides = ("model.base=org/some-model", f"model.revision={commit}")
+    plan = build_plan(load_recipe(minimal, overrides, env={}))
+    identity = {"path": f"hf:org/some-model@{commit}", "commit": commit}
+    assert plan.step("load").inputs["model.base"] == identity
+    assert plan.step("load").material["recipe"]["model"]["base"] == {"commit": commit}
 
 
 def test_a_local_model_folder_is_identified_by_content(write: WriteFiles, tmp_path: Path) -> None:
@@ -44,10 +47,13 @@ def test_a_local_model_folder_is_identified_by_content(write: WriteFiles, tmp_pa
     assert plan.step("load").material["recipe"]["model"]["base"] == {"sha256": identity["sha256"]}
 
 
+HUB = "d" * 40
+
+
 def test_a_save_to_disk_folder_is_identified_by_content(write: WriteFiles, tmp_path: Path) -> None:
     recipe = write(
         "recipe.yaml",
-        "name: saved\ndata:\n  sources:\n    - {type: hf, name: org/hub-only}\n"
+        f"name: saved\ndata:\n  sources:\n    - {{type: hf, name: org/hub-only, revision: {HUB}}}\n"
         "    - {type: hf, name: saved-set}\n",
         "saved-set/data.arrow",
         "rows",
@@ -55,9 +61,10 @@ def test_a_save_to_disk_folder_is_identified_by_content(write: WriteFiles, tmp_p
     dataset = build_plan(load_recipe(recipe, env={})).step("dataset")
     sha = path_sha256(tmp_path / "saved-set")
     assert dataset.inputs["data.sources.1.name"] == {"path": "saved-set", "sha256": sha}
-    assert "data.sources.0.name" not in dataset.inputs
+    hub = {"path": f"hf-dataset:org/hub-only@{HUB}", "commit": HUB}
+    assert dataset.inputs["data.sources.0.name"] == hub
     sources = dataset.material["recipe"]["data"]["sources"]
-    assert sources[0]["name"] == "org/hub-only" and sources[1]["name"] == {"sha256": sha}
+    assert sources[0]["name"] == {"commit": HUB} and sources[1]["name"] == {"sha256": sha}
 
 
 def wheel_file_sha256(name: str) -> str:
