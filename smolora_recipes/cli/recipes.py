@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -55,7 +56,10 @@ def recipes_cp(recipe: str, destination: str, with_data: bool) -> None:
     """Copy a recipe for local editing, rewriting its paths so it validates in its new place."""
     from smolora_recipes.catalog.copy import copy_recipe
 
-    written = copy_recipe(recipe, Path(destination), with_data)
+    target = Path(destination)
+    if destination.endswith(("/", os.sep)):  # `cp builtin:x new-folder/`: a folder, made here
+        target.mkdir(parents=True, exist_ok=True)
+    written = copy_recipe(recipe, target, with_data)
     for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"next: smolora validate {written[0]}")

@@ -104,6 +104,12 @@ def test_cp_with_data_copies_eval_task_files_and_their_data(tmp_path: Path) -> N
     assert inputs["eval.tasks.0"]["path"] == "eval/zembria_mc.yaml"
 
 
+def test_cp_into_a_new_folder_named_with_a_slash(tmp_path: Path) -> None:
+    code, out, _ = invoke("recipes", "cp", "builtin:faq-csv", "new/folder/")
+    assert code == 0, out
+    assert (tmp_path / "new/folder/faq-csv.yaml").is_file()
+
+
 def test_cp_of_a_git_recipe_pins_its_base(repo: GitRepo, tmp_path: Path) -> None:
     commit = repo.git("rev-parse", "HEAD")
     code, _, err = invoke("recipes", "cp", f"git+{repo.url}@main#team/small.yaml", "small.yaml")
