@@ -139,13 +139,19 @@ def _changed_span(
 
 def _turn_closing(tokenizer: Any) -> list[int]:
     """The tokens a template writes after an assistant turn's text (`</s>`, `<|im_end|>\n`)."""
+    return list(_closing_of(tokenizer.get_chat_template(), tokenizer))
+
+
+@functools.lru_cache(maxsize=8)
+def _closing_of(template: str, tokenizer: Any) -> tuple[int, ...]:
+    """`_turn_closing` for one template, worked out once (it is the same for every turn)."""
 
     def rendered(text: str) -> list[int]:
         turns = [{"role": "user", "content": PROBE}, {"role": "assistant", "content": text}]
         return render_chat(tokenizer, turns, False, True)
 
     one, other = rendered(PROBE), rendered(OTHER_PROBE)  # no character in common
-    return one[len(one) - _common_prefix(one[::-1], other[::-1]) :]
+    return tuple(one[len(one) - _common_prefix(one[::-1], other[::-1]) :])
 
 
 def _common_prefix(first: list[int], second: list[int]) -> int:

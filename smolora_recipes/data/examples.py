@@ -146,15 +146,12 @@ def _text(record: Record, source: DataSource) -> str:
     text_field = getattr(source, "text_field", "text")
     text = record.fields.get(text_field)
     if not isinstance(text, str) or not text.strip():
-        raise _record_error(
+        raise record_error(
             record,
             f"field {text_field!r} is missing or not a non-empty string"
             f"{did_you_mean(text_field, record)}",
+            field="data",
             hint=f"set the source's `text_field`, or a `data.template`; fields here: "
             f"{field_names(record)}",
         )
     return text
-
-
-def _record_error(record: Record, message: str, hint: str = "") -> Exception:
-    return record_error(record, message, field="data", hint=hint)
