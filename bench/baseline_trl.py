@@ -3,7 +3,9 @@
 LoRA r=8, alpha 16, dropout 0.1 on q_proj,v_proj; batch 1 x grad-accum 8; lr 2e-4;
 max_length 1024; fp32; no packing; trl's other defaults as a hand-written script gets them;
 the adapter is merged by reloading the base model; prompts are answered one at a time.
-Each phase is timed and the result written as JSON:
+`--bf16` makes it the script a person writes for a GPU: bfloat16 weights and training, and
+the prompts answered on CUDA when it is there. Each phase is timed and the result written as
+JSON (with the peak GPU memory when CUDA is used):
 
     python bench/baseline_trl.py --model DIR --train train.jsonl --out DIR --result out.json
 """
@@ -32,6 +34,9 @@ def main() -> None:
     parser.add_argument("--train", type=Path, required=True, help='jsonl of {"text": ...}')
     parser.add_argument("--out", type=Path, required=True, help="folder for adapter and merged")
     parser.add_argument("--result", type=Path, required=True, help="where to write the JSON")
+    parser.add_argument(
+        "--bf16", action="store_true", help="bfloat16 weights and training; sample on CUDA"
+    )
     args = parser.parse_args()
     phases: dict[str, float] = {}
     clock = time.perf_counter()
@@ -49,8 +54,10 @@ def main() -> None:
     from trl import SFTConfig, SFTTrainer
 
     lap("imports")
+    dtype = torch.bfloat16 if args.bf16 else torch.float32
+    cuda = torch.cuda.is_available()
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype)
     lap("load")
     dataset = load_dataset("json", data_files=str(args.train), split="train")
     config = SFTConfig(
@@ -61,8 +68,8 @@ def main() -> None:
         num_train_epochs=1,
         max_length=1024,
         packing=False,
-        bf16=False,
-        use_cpu=not torch.cuda.is_available(),
+        bf16=args.bf16,
+        use_cpu=not cuda,
         save_strategy="no",
         report_to="none",
         disable_tqdm=True,
@@ -86,20 +93,23 @@ def main() -> None:
     lap("dataset")
     trainer.train()
     lap("train")
+    peak_gpu_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None
     trainer.model.save_pretrained(args.out / "adapter")
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     del trainer, model
-    base = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
+    base = AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype)
     merged = PeftModel.from_pretrained(base, args.out / "adapter").merge_and_unload()
     merged.save_pretrained(args.out / "merged")
     tokenizer.save_pretrained(args.out / "merged")
     lap("merge")
+    device = "cuda" if args.bf16 and cuda else "cpu"
+    merged.to(device)
     generated = 0
     for prompt in PROMPTS:
         text = tokenizer.apply_chat_template(
             [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
         )
-        inputs = tokenizer(text, return_tensors="pt")
+        inputs = tokenizer(text, return_tensors="pt").to(device)
         with torch.no_grad():
             output = merged.generate(**inputs, max_new_tokens=MAX_NEW_TOKENS, do_sample=False)
         generated += output.shape[1] - inputs["input_ids"].shape[1]
@@ -113,6 +123,7 @@ def main() -> None:
         "generated_tokens": generated,
         "sample_tokens_per_second": round(generated / phases["sample"], 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_gpu_mb": peak_gpu_mb,
         "merged": str(args.out / "merged"),
     }
     args.result.write_text(json.dumps(result, indent=2))

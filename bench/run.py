@@ -2,12 +2,14 @@
 
 Runs `bench/baseline_trl.py` and `smolora run` alternately (A/B/A/B ...), each in a fresh
 process with an empty step cache, scores both merged models on the same held-out texts,
-and prints per-phase medians with the ratio smolora/baseline. Then the other numbers the
+and prints per-phase medians with the ratio smolora/baseline, on each corpus of
+`bench/corpus.py` (`varied`: 14-860 tokens per document; `long`: 600-1,000). Peak RSS is the
+whole process's. Then the other numbers the
 product promises: CLI latency, default-model load cold and cached, an unchanged re-run,
 dataset rows/s on a large corpus, and training FLOP/s against this machine's matmul peak.
 Writes bench/results/<date>-<HHMM>.json.
 
-    python bench/run.py [--pairs 2] [--train-rows 48] [--set sft.packing=true ...]
+    python bench/run.py [--pairs 2] [--corpus both|varied|long] [--set sft.packing=true ...]
 """
 
 from __future__ import annotations
@@ -71,12 +73,15 @@ def score(model_dir: Path, eval_file: Path, log: Path) -> float:
     return float(json.loads(log.read_text().strip().splitlines()[-1])["eval_loss"])
 
 
-def run_baseline(model: Path, data: dict[str, Path], work: Path) -> dict[str, Any]:
-    """One baseline run: phases, tokens/s, losses, peak RSS."""
+def run_baseline(
+    model: Path, data: dict[str, Path], work: Path, options: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """One baseline run (`options`: more baseline_trl.py flags): phases, tokens/s, losses,
+    peak RSS and peak GPU memory of training."""
     result_file = work / "baseline.json"
     command = [sys.executable, str(BENCH / "baseline_trl.py"), "--model", str(model)]
     command += ["--train", str(data["train"]), "--out", str(work), "--result", str(result_file)]
-    process = child_run(command, work / "baseline.log")
+    process = child_run([*command, *options], work / "baseline.log")
     result = json.loads(result_file.read_text())
     phases = {name: seconds for name, seconds in result["phases"].items() if name != "imports"}
     phases["total"] = process["wall"]
@@ -91,6 +96,7 @@ def run_baseline(model: Path, data: dict[str, Path], work: Path) -> dict[str, An
         "final_train_loss": result["final_train_loss"],
         "eval_loss": score(Path(result["merged"]), data["eval"], work / "eval.log"),
         "peak_rss_mb": process["peak_rss_mb"],
+        "peak_gpu_mb": result.get("peak_gpu_mb"),
     }
 
 
@@ -123,7 +129,11 @@ def run_smolora(recipe: Path, data: dict[str, Path], work: Path, overrides: list
         "sample_tokens_per_second": report["samples"]["tokens_per_second"],
         "final_train_loss": train["final_train_loss"],
         "eval_loss": score(report_file.parent / "merged", data["eval"], work / "eval.log"),
-        "peak_rss_mb": process["peak_rss_mb"],
+        # smolora resets the kernel's peak for each step's own (which resets what wait4
+        # reports too); the report keeps the process's peak across those resets
+        "peak_rss_mb": max(process["peak_rss_mb"], report["run"]["peak_rss_mb"]),
+        "peak_gpu_mb": train["peak_gpu_mb"],
+        "step_peak_rss_mb": {s["name"]: s["peak_rss_mb"] for s in report["steps"]},
         "parameters": report["model"]["parameters"] - report["model"]["trainable_parameters"],
     }
 
@@ -244,12 +254,79 @@ def efficiency(ours: dict, base: dict, parameters: int, peaks: dict[str, float])
     return rows
 
 
+CORPUS_ROWS = {"varied": 48, "long": 32}  # training documents of each corpus by default
+LONG_TOKENS = (600, 1000)  # the long corpus's documents, in the default model's tokens
+
+
+def write_recipe(work: Path, model: Path, train: Path) -> Path:
+    """The bench recipe for `model` and a training file, written into `work`."""
+    recipe = work / "bench.yaml"
+    recipe.write_text(
+        RECIPE.format(
+            model=json.dumps(str(model)),
+            train=train,
+            max_new_tokens=MAX_NEW_TOKENS,
+            prompts=json.dumps(list(PROMPTS)),
+        )
+    )
+    return recipe
+
+
+def corpus_data(work: Path, corpus: str, model: Path, args: argparse.Namespace) -> dict[str, Path]:
+    """The training and held-out files of a corpus; the long corpus keeps documents of
+    LONG_TOKENS tokens when the model is the default one (whose tokenizer the range counts)."""
+    keep = None
+    if corpus == "long" and args.model == DEFAULT_MODEL:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model)
+        low, high = LONG_TOKENS
+
+        def keep(text: str) -> bool:
+            return low <= len(tokenizer(text)["input_ids"]) <= high
+
+    rows = args.train_rows or CORPUS_ROWS[corpus]
+    return write_corpus(work / corpus, rows, args.eval_rows, corpus=corpus, keep=keep)
+
+
+def pairs(
+    model: Path, recipe: Path, data: dict[str, Path], work: Path, args: argparse.Namespace
+) -> dict[str, list[dict[str, Any]]]:
+    """The alternated baseline/smolora runs on one corpus (smolora only with --lever)."""
+    runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "smolora": []}
+    for pair in range(args.pairs):
+        for name in runs:
+            if args.lever and name == "baseline":
+                continue
+            folder = work / f"{name}-{pair}"
+            folder.mkdir()
+            result = (
+                run_baseline(model, data, folder)
+                if name == "baseline"
+                else run_smolora(recipe, data, folder, args.overrides)
+            )
+            runs[name].append(result)
+            # the next run starts from the same machine state: on this VM, the page cache of
+            # earlier runs' files slowed training by 20% (bench/NOTES.md)
+            shutil.rmtree(folder)
+            print(
+                f"pair {pair + 1} {name:<8} total {result['phases']['total']:6.1f} s, "
+                f"train {result['tokens_per_second']:6.1f} tokens/s, "
+                f"eval loss {result['eval_loss']:.4f}, peak {result['peak_rss_mb']:,.0f} MiB; "
+                + " ".join(f"{k} {v:.1f}" for k, v in result["phases"].items()),
+                flush=True,
+            )
+    return runs
+
+
 def main() -> None:
-    """Run the A/B pairs and the extra measurements; print tables; write the results JSON."""
+    """Run the A/B pairs on each corpus and the extra measurements; print tables; write the
+    results JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL, help="a built-in alias or model folder")
     parser.add_argument("--pairs", type=int, default=2, help="baseline/smolora pairs (>= 2)")
-    parser.add_argument("--train-rows", type=int, default=48, help="training sequences")
+    parser.add_argument("--corpus", choices=(*CORPUS_ROWS, "both"), default="both")
+    parser.add_argument("--train-rows", type=int, help="training sequences (varied 48, long 32)")
     parser.add_argument("--eval-rows", type=int, default=16, help="held-out sequences")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
     parser.add_argument("--data-gb", type=float, default=0.22, help="large-corpus size; 0 skips")
@@ -264,62 +341,47 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     started = datetime.datetime.now()
     results: dict[str, Any] = {"date": started.isoformat(timespec="minutes"), "args": vars(args)}
+    corpora = list(CORPUS_ROWS) if args.corpus == "both" else [args.corpus]
     with tempfile.TemporaryDirectory(prefix="smolora-bench-") as temp:
         work = Path(temp)
         model = model_folder(args.model)
-        data = write_corpus(work / "data", args.train_rows, args.eval_rows)
-        recipe = work / "bench.yaml"
-        recipe.write_text(
-            RECIPE.format(
-                model=json.dumps(str(model)),
-                train=data["train"],
-                max_new_tokens=MAX_NEW_TOKENS,
-                prompts=json.dumps(list(PROMPTS)),
-            )
-        )
-        runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "smolora": []}
-        for pair in range(args.pairs):
-            for name in runs:
-                if args.lever and name == "baseline":
-                    continue
-                folder = work / f"{name}-{pair}"
-                folder.mkdir()
-                result = (
-                    run_baseline(model, data, folder)
-                    if name == "baseline"
-                    else run_smolora(recipe, data, folder, args.overrides)
-                )
-                runs[name].append(result)
-                if name == "baseline" or pair < args.pairs - 1:  # the last is re-run in extras
-                    # the next run starts from the same machine state: on this VM, the page
-                    # cache of earlier runs' files slowed training by 20% (bench/NOTES.md)
-                    shutil.rmtree(folder)
-                print(
-                    f"pair {pair + 1} {name:<8} total {result['phases']['total']:6.1f} s, "
-                    f"train {result['tokens_per_second']:6.1f} tokens/s, "
-                    f"eval loss {result['eval_loss']:.4f}, peak {result['peak_rss_mb']:,.0f} MiB; "
-                    + " ".join(f"{k} {v:.1f}" for k, v in result["phases"].items()),
-                    flush=True,
-                )
+        results["corpora"] = {}
+        for corpus in corpora:
+            print(f"\n== corpus: {corpus}", flush=True)
+            folder = work / corpus
+            folder.mkdir()
+            data = corpus_data(work / "data", corpus, model, args)
+            recipe = write_recipe(folder, model, data["train"])
+            runs = pairs(model, recipe, data, folder, args)
+            if args.lever:
+                continue
+            base, ours = medians(runs["baseline"]), medians(runs["smolora"])
+            paired = paired_ratios(runs["baseline"], runs["smolora"])
+            print_table(base, ours, paired)
+            for key in ("tokens_per_second", "peak_rss_mb", "eval_loss"):
+                print(f"{key} ratio within each pair: {paired[key]}")
+            results["corpora"][corpus] = {
+                "runs": runs,
+                "medians": {"baseline": base, "smolora": ours},
+                "paired": paired,
+            }
         if args.lever:
             return
-        base, ours = medians(runs["baseline"]), medians(runs["smolora"])
-        paired = paired_ratios(runs["baseline"], runs["smolora"])
-        print_table(base, ours, paired)
-        print(f"tokens/s ratio within each pair: {paired['tokens_per_second']}")
-        print(f"merge time ratio within each pair: {paired['merge_s']}")
-        results.update(runs=runs, medians={"baseline": base, "smolora": ours}, paired=paired)
+        first = results["corpora"][corpora[0]]
         peaks = {dtype: matmul_peak(dtype) for dtype in ("float32", "bfloat16")}
-        parameters = runs["smolora"][0]["parameters"]
-        rows = efficiency(ours, base, parameters, peaks)
+        parameters = first["runs"]["smolora"][0]["parameters"]
+        rows = efficiency(
+            first["medians"]["smolora"], first["medians"]["baseline"], parameters, peaks
+        )
         print(
             f"\nmatmul peak: fp32 {peaks['float32'] / 1e9:.0f}, bf16 {peaks['bfloat16'] / 1e9:.0f}"
         )
-        print(f"GFLOP/s; model {parameters / 1e6:.1f} M parameters")
+        print(f"GFLOP/s; model {parameters / 1e6:.1f} M parameters ({corpora[0]} corpus)")
         for name, row in rows.items():
             print(f"  {name:<36} {row['gflops']:7.1f} GFLOP/s  {row['share_of_peak']:6.1%} of peak")
         results.update(matmul_peak_flops=peaks, efficiency=rows)
         if not args.skip_extras:
+            recipe = write_recipe(work, model, work / "data" / corpora[0] / "train.jsonl")
             results["extras"] = extras(recipe, work, args)
     out = args.results or BENCH / "results" / f"{started:%Y-%m-%d-%H%M}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -344,8 +406,9 @@ def extras(recipe: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]
         f"default model load: cold {found['model_load_cold_s']:.1f} s (GGUF conversion), "
         f"cached {found['model_load_cached_s']:.2f} s (target < 3 s)"
     )
-    last = work / f"smolora-{args.pairs - 1}"
-    rerun = child_run(smolora_command(recipe, last, args.overrides), work / "rerun.log")
+    cached = work / "rerun"
+    child_run(smolora_command(recipe, cached, args.overrides), work / "first-run.log")
+    rerun = child_run(smolora_command(recipe, cached, args.overrides), work / "rerun.log")
     found["unchanged_rerun_s"] = rerun["wall"]
     print(f"unchanged re-run of the bench recipe: {rerun['wall']:.2f} s")
     if args.data_gb > 0:

@@ -72,8 +72,8 @@ def tiny_recipe(model_dir: Path, **sections: str) -> str:
         "data": "data:\n  sources: [{type: jsonl, path: data/train.jsonl}]\n  format: chat\n"
         "  eval_split: 0.25\n",
         "lora": "lora: {r: 4, alpha: 8, dropout: 0.0}\n",
-        "sft": "sft: {max_steps: 6, learning_rate: 5e-2, batch_size: 4, max_length: 64, "
-        "logging_steps: 2}\n",
+        "sft": "sft: {max_steps: 6, learning_rate: 5e-2, batch_size: 4, grad_accum: 2, "
+        "max_length: 64, logging_steps: 2}\n",
         "samples": "samples:\n  prompts:\n    - {prompt: 'What is the capital of the moon?', "
         "expect: Crater}\n    - Who built the widget?\n  max_new_tokens: 8\n",
     }

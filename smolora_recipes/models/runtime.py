@@ -33,6 +33,12 @@ class Runtime:
 
         return getattr(torch, self.dtype)
 
+    @property
+    def frozen_dtype(self) -> str | None:
+        """The dtype training holds frozen linear weights in when it differs from `dtype`: the
+        autocast dtype (models/frozen_weights.py); None when they stay in `dtype`."""
+        return self.autocast if self.autocast not in (None, self.dtype) else None
+
     def to_json(self) -> dict[str, Any]:
         """Plain data for reports."""
         return asdict(self)

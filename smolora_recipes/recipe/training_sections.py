@@ -82,15 +82,17 @@ class SftSection(Section):
     warmup_steps: int = Field(default=0, ge=0, description="Linear warm-up steps.")
     weight_decay: float = Field(default=0.0, ge=0.0, description="AdamW weight decay.")
     batch_size: int = Field(
-        default=4,
+        default=1,
         ge=1,
         description=(
             "Sequences per device step (`per_device_train_batch_size`); with the default "
-            "`grad_accum` 2, 8 sequences per optimizer update."
+            "`grad_accum` 8, 8 sequences per optimizer update. One per step holds the least "
+            "memory at the same speed on CPU (bench/NOTES.md); the update is the same for any "
+            "split of its 8 sequences."
         ),
     )
     grad_accum: int = Field(
-        default=2, ge=1, description="Steps accumulated per update (`gradient_accumulation_steps`)."
+        default=8, ge=1, description="Steps accumulated per update (`gradient_accumulation_steps`)."
     )
     max_length: int = Field(default=1024, ge=8, description="Longest training sequence in tokens.")
     over_length: Literal["auto", "split", "truncate", "drop", "fail"] = Field(
@@ -107,7 +109,8 @@ class SftSection(Section):
         description=(
             "How a batch's examples are laid out: `padded` to the longest one; `length_grouped` "
             "(examples of similar length batched together, less padding); `padding_free` "
-            "(concatenated into one row, attention kept within each example: no padding at all)."
+            "(concatenated into one row, attention kept within each example: no padding at all; "
+            "with `batch_size` 1 there is nothing to pad)."
         ),
     )
     pad_to_multiple_of: int | None = Field(
@@ -200,6 +203,12 @@ class SftSection(Section):
                 "other; `--set sft.epochs=null` clears it)"
             )
         return value
+
+    @property
+    def padding_free(self) -> bool:
+        """Whether a step's sequences are concatenated into one row (`batching: padding_free`
+        with more than one sequence per step)."""
+        return self.batching == "padding_free" and self.batch_size > 1
 
 
 class DistributedSection(Section):

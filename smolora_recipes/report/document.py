@@ -188,11 +188,21 @@ def _steps_blocks(steps: list[dict[str, Any]]) -> list[Block]:
             Cell(step.get("status", "")),
             Cell(step.get("outcome")),
             Cell(step.get("duration_s")),
+            Cell(_peak_memory(step)),
             Cell(str(step.get("fingerprint", ""))[:12], code=True),
         ]
         for step in steps
     ]
-    return [Heading("Steps"), Table(["step", "status", "outcome", "seconds", "fingerprint"], rows)]
+    header = ["step", "status", "outcome", "seconds", "peak memory (MiB)", "fingerprint"]
+    return [Heading("Steps"), Table(header, rows)]
+
+
+def _peak_memory(step: dict[str, Any]) -> str | None:
+    """Peak resident memory of a step, and its peak CUDA memory where it used a GPU."""
+    rss, gpu = step.get("peak_rss_mb"), step.get("peak_gpu_mb")
+    if rss is None:
+        return None
+    return f"{rss:,.0f}" + (f" (GPU {gpu:,.0f})" if gpu is not None else "")
 
 
 def _labelled_section(

@@ -18,6 +18,7 @@ from typing import Any
 from smolora_recipes.core.errors import UserInputError, error_text
 from smolora_recipes.core.json_record import JsonRecord
 from smolora_recipes.core.permissions import follow_umask
+from smolora_recipes.models.memory import MemoryWatch
 from smolora_recipes.models.runtime import import_libraries, quiet_libraries, release_free_memory
 from smolora_recipes.plan.build import Plan, pinned
 from smolora_recipes.plan.specs import STEP_SPEC_BY_NAME
@@ -174,7 +175,7 @@ def _past(state: RunState, step: str) -> bool:
 
 
 def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) -> None:
-    started = time.perf_counter()
+    started, memory = time.perf_counter(), MemoryWatch()
     try:
         module = importlib.import_module(f"smolora_recipes.steps.{record.name}")
         names = [module.OUTPUT, *getattr(module, "SIDE_FILES", ())]
@@ -233,6 +234,8 @@ def _run_step(state: RunState, record: StepRecord, log: RunLog, forced: bool) ->
         _record_failure(state, record, log, error)
     finally:
         record.duration_s = round(time.perf_counter() - started - record.import_s, 3)
+        peak = memory.peak()
+        record.peak_rss_mb, record.peak_gpu_mb = peak.rss_mb, peak.gpu_mb
     if record.status == "ok":
         log(f"{record.outcome} in {record.duration_s:.1f}s", record.name)
 

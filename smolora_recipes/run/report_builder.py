@@ -11,6 +11,7 @@ from typing import Any
 
 from smolora_recipes import __version__
 from smolora_recipes.core.errors import display_path
+from smolora_recipes.models.memory import process_peak_mb
 from smolora_recipes.plan.code_digest import library_versions
 from smolora_recipes.recipe.canonical import canonical_data, flatten
 from smolora_recipes.recipe.yaml_source import path_text
@@ -58,6 +59,7 @@ def build_report(state: RunState) -> dict[str, Any]:
             "started": state.started.isoformat(timespec="seconds"),
             "finished": finished.isoformat(timespec="seconds"),
             "duration_s": round((finished - state.started).total_seconds(), 3),
+            "peak_rss_mb": round(process_peak_mb(), 1),
             "command": state.command,
         },
         "error": state.error,

@@ -34,6 +34,8 @@ class StepRecord:
     outcome: str = ""
     duration_s: float | None = None  # the step's own work; library imports are counted apart
     import_s: float = 0.0  # importing the libraries the step needs (first step to need them)
+    peak_rss_mb: float | None = None  # resident memory (CPU) while the step ran
+    peak_gpu_mb: float | None = None  # torch's allocated CUDA memory while the step ran
 
 
 @dataclass

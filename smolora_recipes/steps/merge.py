@@ -18,6 +18,7 @@ from typing import Any
 
 from smolora_recipes.core.errors import SmoloraError
 from smolora_recipes.data.splits import load_split, load_training_rows
+from smolora_recipes.models.frozen_weights import restore_checkpoint_weights
 from smolora_recipes.models.model_files import published_dtype
 from smolora_recipes.models.runtime import load_model, materialize_weights
 from smolora_recipes.recipe.builtin_models import BUILTIN_MODELS
@@ -130,11 +131,15 @@ def adapter_model(ctx: StepContext) -> tuple[Any, str]:
 
     adapter_dir = ctx.outputs["train"]
     tuned, ctx.handoffs.trained_model = ctx.handoffs.trained_model, None
-    source = "memory"
+    source, recipe = "memory", ctx.recipe
     if tuned is not None:
         check_saved_adapter(tuned, adapter_dir)
+        if ctx.runtime().frozen_dtype:  # training held frozen weights in bfloat16: the
+            # merge adds to the checkpoint's own
+            base = load_model(ctx.model_folder(), ctx.runtime(), recipe.model.trust_remote_code)
+            restore_checkpoint_weights(tuned, base)
     else:
-        recipe, source = ctx.recipe, "disk"
+        source = "disk"
         base = load_model(ctx.model_folder(), ctx.runtime(), recipe.model.trust_remote_code)
         tuned = PeftModel.from_pretrained(base, adapter_dir)
     for module in tuned.modules():  # the weights the merge adds to: private copies first

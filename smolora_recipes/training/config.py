@@ -118,7 +118,7 @@ def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
         fp16=runtime.dtype == "float16",
         max_length=None,  # the dataset step tokenized and applied the length policy already
         packing=sft.packing,
-        padding_free=sft.batching == "padding_free",
+        padding_free=sft.padding_free,
         pad_to_multiple_of=sft.pad_to_multiple_of,
         train_sampling_strategy="group_by_length" if sft.batching == "length_grouped" else "random",
         completion_only_loss=True,  # loss where the dataset's completion_mask says so

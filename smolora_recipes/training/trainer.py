@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from smolora_recipes.data.splits import load_split
+from smolora_recipes.models.frozen_weights import hold_frozen_linears_in
+from smolora_recipes.models.memory import process_peak_mb
 from smolora_recipes.models.runtime import Runtime, load_model
 from smolora_recipes.training.adapter_card import make_portable
-from smolora_recipes.training.callbacks import RowCounter, StopOnInterrupt, TrainProgress
+from smolora_recipes.training.callbacks import (
+    RowCounter,
+    StopOnInterrupt,
+    TrainProgress,
+)
 from smolora_recipes.training.checkpoints import first_interrupt_stops, last_complete_checkpoint
 from smolora_recipes.training.config import load_quantized_model, lora_config, sft_config
 from smolora_recipes.training.finite import StopOnNonFiniteGradients, check_eval_loss, check_loss
@@ -135,15 +141,18 @@ def train(job: TrainingJob) -> Trained:
 
 
 def _base_model(job: TrainingJob) -> Any:
-    """The base model to adapt: quantized for QLoRA, with per-document attention when the
-    batches are padding-free."""
-    recipe = job.recipe
-    model = (
-        load_quantized_model(job.model_folder, job.runtime, recipe)
-        if recipe.model.quantization
-        else load_model(job.model_folder, job.runtime, recipe.model.trust_remote_code)
-    )
-    if recipe.sft.batching == "padding_free":
+    """The base model to adapt: quantized for QLoRA; under bfloat16 autocast with its frozen
+    linear weights held in bfloat16 (models/frozen_weights.py); with per-document attention
+    when the batches are padding-free."""
+    recipe, runtime = job.recipe, job.runtime
+    if recipe.model.quantization:
+        model = load_quantized_model(job.model_folder, runtime, recipe)
+    else:
+        model = load_model(job.model_folder, runtime, recipe.model.trust_remote_code)
+        if runtime.frozen_dtype:
+            keep = recipe.lora.modules_to_save or ()
+            hold_frozen_linears_in(model, getattr(torch, runtime.frozen_dtype), keep)
+    if recipe.sft.padding_free:
         use_varlen_attention(model)
     return model
 
@@ -216,7 +225,7 @@ def _throughput_metrics(
         "sequences_per_update": job.recipe.sequences_per_update,
         "tokens_per_second": round((tokens - tokens_before) / wall, 2) if wall > 0 else None,
         "wall_time_s": round(wall, 3),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_rss_mb": round(process_peak_mb(), 1),
         "peak_gpu_mb": _peak_gpu_mb(job.runtime),
     }
 
@@ -257,12 +266,6 @@ def _tokens_at(checkpoint: Path) -> int:
     """Tokens already trained when a checkpoint was written."""
     state = json.loads((checkpoint / "trainer_state.json").read_text())
     return int(state.get("num_input_tokens_seen") or 0)
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def _peak_gpu_mb(runtime: Runtime) -> float | None:

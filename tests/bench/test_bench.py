@@ -21,14 +21,18 @@ def test_bench_runs_both_contenders_and_writes_results(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "tokens_per_second" in done.stdout and "ratio" in done.stdout
     found = json.loads(results.read_text())
-    for side in ("baseline", "smolora"):
-        medians = found["medians"][side]
-        assert medians["tokens_per_second"] > 0
-        assert math.isfinite(medians["eval_loss"])
-        assert medians["train_s"] > 0 and medians["total_s"] >= medians["train_s"]
-    assert found["runs"]["smolora"][0]["trained_tokens"] > 0
-    runs = found["runs"]
-    assert found["paired"]["train_s"] == [
-        round(runs["smolora"][0]["phases"]["train"] / runs["baseline"][0]["phases"]["train"], 3)
-    ]
+    assert set(found["corpora"]) == {"varied", "long"}
+    for corpus in found["corpora"].values():
+        for side in ("baseline", "smolora"):
+            medians = corpus["medians"][side]
+            assert medians["tokens_per_second"] > 0
+            assert math.isfinite(medians["eval_loss"])
+            assert medians["train_s"] > 0 and medians["total_s"] >= medians["train_s"]
+            assert medians["peak_rss_mb"] > 100  # the whole process, libraries included
+        runs = corpus["runs"]
+        assert runs["smolora"][0]["trained_tokens"] > 0
+        assert runs["smolora"][0]["step_peak_rss_mb"]["train"] > 100
+        assert corpus["paired"]["train_s"] == [
+            round(runs["smolora"][0]["phases"]["train"] / runs["baseline"][0]["phases"]["train"], 3)
+        ]
     assert found["efficiency"], "FLOP/s against the measured matmul peak is reported"

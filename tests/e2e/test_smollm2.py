@@ -25,7 +25,8 @@ data:
   format: chat
   eval_split: 0.1
 lora: {r: 8, alpha: 16, dropout: 0.0}
-sft: {max_steps: 3, learning_rate: 1e-3, batch_size: 4, max_length: 128, logging_steps: 1}
+sft: {max_steps: 3, learning_rate: 1e-3, batch_size: 4, grad_accum: 2, max_length: 128,
+  logging_steps: 1}
 samples:
   max_new_tokens: 12
   prompts:

@@ -38,7 +38,7 @@ def test_plan_text_with_statuses_skips_notes_and_inputs(minimal: Path) -> None:
             "     train the LoRA adapter with trl's SFTTrainer",
             "     reads   lora, sft, distributed.num_processes",
             "     after   load, dataset",
-            "     note    batch   4 per device step x 2 accumulated x 2 processes "
+            "     note    batch   1 per device step x 8 accumulated x 2 processes "
             "= 16 sequences per update",
             "4. merge    skip: merge.enabled is false",
             "     merge the adapter into the base weights and verify the logits",
@@ -76,7 +76,7 @@ def test_plan_json_and_step_material(minimal: Path) -> None:
     assert sample["skip_reason"] == "samples.prompts is empty"
     assert data["steps"][7]["after"] == ["load", "dataset", "train", "merge"]
     train = plan.step("train")
-    assert train.notes == ["batch   4 per device step x 2 accumulated = 8 sequences per update"]
+    assert train.notes == ["batch   1 per device step x 8 accumulated = 8 sequences per update"]
     assert train.smolora_version == __version__ and plan.step("load").notes == []
     assert train.material["step"] == "train"
     assert train.material["upstream"] == {

@@ -76,6 +76,11 @@ def test_unchanged_rerun_executes_no_step_and_links_cached_outputs(
     assert second.results.sample.to_json() == first.results.sample.to_json()
     report = json.loads((second.run_dir / "report.json").read_text())
     assert report["status"] == "ok" and report["train"]["steps"] == 6
+    first_report = json.loads((first.run_dir / "report.json").read_text())
+    peaks = {s["name"]: s["peak_rss_mb"] for s in first_report["steps"] if s["name"] in STEPS}
+    assert len(peaks) == len(STEPS) and all(peak > 100 for peak in peaks.values())
+    assert first_report["run"]["peak_rss_mb"] >= max(peaks.values()) - 2
+    assert "| peak memory (MiB) |" in (first.run_dir / "report.md").read_text()
     assert {a["path"] for a in report["artifacts"]} >= {
         "adapter/adapter_model.safetensors",
         "merged/model.safetensors",

@@ -227,7 +227,7 @@ def test_streaming_trains_without_materialising_the_training_split(
         tiny_model_dir,
         "  sources: [{type: jsonl, path: c.jsonl}]\n  format: chat\n  streaming: true\n"
         "  eval_split: 0.25\n",
-        "{max_steps: 5, batch_size: 4, max_length: 64, learning_rate: 0.05}",
+        "{max_steps: 5, batch_size: 4, grad_accum: 2, max_length: 64, learning_rate: 0.05}",
     )
     loaded = load_recipe(recipe)
     state = execute(loaded, build_plan(loaded), "test", lambda line: None, RunOptions())

@@ -65,8 +65,10 @@ def test_a_model_without_attention_modules_is_a_user_error() -> None:
 def test_batching_maps_onto_sft_config(
     tmp_path: Path, batching: str, padding_free: bool, sampling: str
 ) -> None:
-    config = sft_config(SftSection(batching=batching), CPU, tmp_path)
+    config = sft_config(SftSection(batching=batching, batch_size=4), CPU, tmp_path)
     assert config.padding_free is padding_free
+    one_per_step = sft_config(SftSection(batching=batching, batch_size=1), CPU, tmp_path)
+    assert not one_per_step.padding_free  # nothing to concatenate: a plain batch of one
     assert config.train_sampling_strategy == sampling
     assert not config.activation_checkpointing
     assert sft_config(
@@ -76,7 +78,7 @@ def test_batching_maps_onto_sft_config(
 
 def test_defaults_are_the_benchmarked_ones() -> None:
     sft, lora = SftSection(), LoraSection()
-    assert (sft.batch_size, sft.grad_accum, sft.batching) == (4, 2, "padding_free")
+    assert (sft.batch_size, sft.grad_accum, sft.batching) == (1, 8, "padding_free")
     assert (lora.dropout, lora.target_modules) == (0.0, "attention")
 
 
