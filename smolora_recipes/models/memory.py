@@ -40,11 +40,13 @@ class MemoryWatch:
 
     def peak(self) -> PeakMemory:
         """The peak resident (and CUDA) memory since this watch began."""
-        cuda = _cuda()
-        return PeakMemory(
-            rss_mb=round(_rss_peak_mb(self._reset), 1),
-            gpu_mb=round(cuda.max_memory_allocated() / 2**20, 1) if cuda is not None else None,
-        )
+        return PeakMemory(rss_mb=round(_rss_peak_mb(self._reset), 1), gpu_mb=gpu_peak_mb())
+
+
+def gpu_peak_mb() -> float | None:
+    """torch's peak allocated CUDA memory since its last reset, in MiB; None without CUDA."""
+    cuda = _cuda()
+    return round(cuda.max_memory_allocated() / 2**20, 1) if cuda is not None else None
 
 
 def process_peak_mb() -> float:

@@ -16,14 +16,10 @@ import torch
 
 from smolora_recipes.data.splits import load_split
 from smolora_recipes.models.frozen_weights import hold_frozen_linears_in
-from smolora_recipes.models.memory import process_peak_mb
-from smolora_recipes.models.runtime import Runtime, load_model
+from smolora_recipes.models.memory import gpu_peak_mb, process_peak_mb
+from smolora_recipes.models.runtime import load_model
 from smolora_recipes.training.adapter_card import make_portable
-from smolora_recipes.training.callbacks import (
-    RowCounter,
-    StopOnInterrupt,
-    TrainProgress,
-)
+from smolora_recipes.training.callbacks import RowCounter, StopOnInterrupt, TrainProgress
 from smolora_recipes.training.checkpoints import first_interrupt_stops, last_complete_checkpoint
 from smolora_recipes.training.config import load_quantized_model, lora_config, sft_config
 from smolora_recipes.training.finite import StopOnNonFiniteGradients, check_eval_loss, check_loss
@@ -226,7 +222,7 @@ def _throughput_metrics(
         "tokens_per_second": round((tokens - tokens_before) / wall, 2) if wall > 0 else None,
         "wall_time_s": round(wall, 3),
         "peak_rss_mb": round(process_peak_mb(), 1),
-        "peak_gpu_mb": _peak_gpu_mb(job.runtime),
+        "peak_gpu_mb": gpu_peak_mb(),
     }
 
 
@@ -266,11 +262,3 @@ def _tokens_at(checkpoint: Path) -> int:
     """Tokens already trained when a checkpoint was written."""
     state = json.loads((checkpoint / "trainer_state.json").read_text())
     return int(state.get("num_input_tokens_seen") or 0)
-
-
-def _peak_gpu_mb(runtime: Runtime) -> float | None:
-    if runtime.device != "cuda":
-        return None
-    import torch
-
-    return round(torch.cuda.max_memory_allocated() / 2**20, 1)
