@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXTRAS := $(VENV)/.installed-extras
 
-.PHONY: quickstart test mutants bench bench-latency bench-quickstart bench-data install
+.PHONY: quickstart test mutants bench bench-latency bench-quickstart bench-data install jemalloc
 
 install: $(STAMP)
 
@@ -25,7 +25,16 @@ $(EXTRAS): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,eval,export,track]'
 	touch $(EXTRAS)
 
-quickstart: $(STAMP)
+# smolora preloads jemalloc where the system has it (smolora_recipes/core/allocator.py): peak
+# memory ~12% lower than glibc's malloc. No PyPI package ships it: installed with apt when this
+# runs as root on Debian or Ubuntu, else a hint.
+jemalloc:
+	@ldconfig -p 2>/dev/null | grep -q libjemalloc.so.2 \
+	|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	     && { apt-get install -y -q libjemalloc2 || { apt-get update -q && apt-get install -y -q libjemalloc2; }; } >/dev/null 2>&1; } \
+	|| echo "jemalloc is not installed (peak memory ~12% higher): apt install libjemalloc2, or conda install jemalloc"
+
+quickstart: $(STAMP) jemalloc
 	HF_HUB_OFFLINE=1 $(BIN)/smolora run builtin:quickstart
 
 test: $(EXTRAS)
@@ -38,7 +47,7 @@ mutants: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,mutation]'
 	$(BIN)/python tools/mutants.py
 
-bench: $(STAMP)
+bench: $(STAMP) jemalloc
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/run.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/incremental.py
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/batched_sampling.py

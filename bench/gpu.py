@@ -5,12 +5,16 @@ On a machine with one CUDA GPU (H100-class), no network needed:
     HF_HUB_OFFLINE=1 .venv/bin/python bench/gpu.py
 
 1. `bench/baseline_trl.py --bf16` and `smolora run` (`model.device=cuda`; its defaults there:
-   bfloat16 weights, per-document attention on padding-free batches) alternately in A/B pairs
+   bfloat16 weights, per-document attention on padding-free batches, fused AdamW, Liger's
+   kernels where `liger-kernel` is installed) alternately in A/B pairs
    (3), on the same 256 training documents of `bench/corpus.py`; both merged models are scored
    on the same 32 held-out documents (`bench/eval_loss.py`);
 2. one QLoRA `smolora run` (`model.quantization.bits=4`) on the same data, or one line saying
    why it is skipped (no CUDA, or no bitsandbytes);
-3. `bench/batched_sampling.py` on the same model (one prompt at a time vs batches).
+3. `sft.compile=true` twice, as bench/compile.py does: into an empty inductor cache, then again
+   with another learning rate (the graphs loaded from the cache), each against the eager runs'
+   median train time (`--no-compile` skips these);
+4. `bench/batched_sampling.py` on the same model (one prompt at a time vs batches).
 
 Prints bench/run.py's table (medians, their ratio, the median ratio within pairs), the peak GPU
 memory of training per contender and for QLoRA, the sampling tokens/s and the total wall time,
@@ -65,6 +69,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--train-rows", type=int, help="training documents (256; --tiny: 4)")
     parser.add_argument("--eval-rows", type=int, help="held-out documents (32; --tiny: 2)")
     parser.add_argument("--results", type=Path, help="JSON to write (bench/results/gpu-*.json)")
+    parser.add_argument("--no-compile", action="store_true", help="skip the sft.compile runs")
     args = parser.parse_args()
     for name, full, tiny in (("pairs", 3, 1), ("train_rows", 256, 4), ("eval_rows", 32, 2)):
         if getattr(args, name) is None:
@@ -80,16 +85,23 @@ def parse_args() -> argparse.Namespace:
 
 
 def run_once(
-    name: str, model: Path, recipe: Path, data: dict[str, Path], folder: Path, device: str
+    name: str,
+    model: Path,
+    recipe: Path,
+    data: dict[str, Path],
+    folder: Path,
+    device: str,
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """One run of a contender (baseline, smolora or qlora) in its own folder, removed after it
-    is measured so that each run starts from the same machine state (bench/NOTES.md)."""
+    """One run of a contender (baseline, smolora or qlora; `extra`: more --set items for
+    smolora) in its own folder, removed after it is measured so that each run starts from the
+    same machine state (bench/NOTES.md)."""
     folder.mkdir()
     if name == "baseline":
         result = run_baseline(model, data, folder, ("--bf16",) if device == "cuda" else ())
     else:
         sets = [f"model.device={device}", *["model.quantization.bits=4"] * (name == "qlora")]
-        result = run_smolora(recipe, data, folder, sets)
+        result = run_smolora(recipe, data, folder, [*sets, *extra])
     shutil.rmtree(folder)
     peak = result["peak_gpu_mb"]
     print(
@@ -123,6 +135,23 @@ def batched_sampling(model: Path, work: Path, tiny: bool) -> dict[str, float]:
             found[name.strip()] = float(value)
     one, batched = found.values()
     return {**found, "batched / one at a time": batched / one}
+
+
+def compiled_runs(
+    model: Path, recipe: Path, data: dict[str, Path], work: Path, device: str, eager_train_s: float
+) -> dict[str, Any]:
+    """smolora with `sft.compile=true` into an empty inductor cache, then again with another
+    learning rate; each run's train seconds over the eager runs' median."""
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(work / "inductor")  # empty; children inherit
+    print("\ncompiled training (sft.compile=true), train time / the eager median")
+    found = {}
+    for label, sets in (("first", ()), ("re-run", ("sft.learning_rate=1e-4",))):
+        folder = work / f"compiled-{label}"
+        extra = ("sft.compile=true", *sets)
+        result = run_once("smolora", model, recipe, data, folder, device, extra)
+        found[label] = {**result, "train_ratio": result["phases"]["train"] / eager_train_s}
+        print(f"  {label:<8} {found[label]['train_ratio']:6.2f}")
+    return found
 
 
 def print_peaks(peaks: dict[str, float | None]) -> None:
@@ -179,6 +208,9 @@ def main() -> None:
             peaks["qlora"] = results["qlora"]["peak_gpu_mb"]
         print_peaks(peaks)
         results["peak_gpu_mb"] = peaks
+        if not args.no_compile:
+            eager = ours["train_s"]
+            results["compiled"] = compiled_runs(model, recipe, data, work, args.device, eager)
         sampling = batched_sampling(model, work, args.tiny)
         print("\nbatched sampling (bench/batched_sampling.py)")
         for name, value in sampling.items():

@@ -134,6 +134,8 @@ def run_smolora(recipe: Path, data: dict[str, Path], work: Path, overrides: list
         "peak_rss_mb": max(process["peak_rss_mb"], report["run"]["peak_rss_mb"]),
         "peak_gpu_mb": train["peak_gpu_mb"],
         "step_peak_rss_mb": {s["name"]: s["peak_rss_mb"] for s in report["steps"]},
+        "allocator": report["environment"]["allocator"],
+        "compiled": train["compiled"],
         "parameters": report["model"]["parameters"] - report["model"]["trainable_parameters"],
     }
 

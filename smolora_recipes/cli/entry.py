@@ -3,7 +3,9 @@
 Once torch and a model are loaded, the interpreter's own teardown (releasing every module and
 object one by one) takes ~0.9 s here, while the operating system frees a process's memory at
 once. So the program flushes its output, runs the atexit handlers (logging, multiprocessing,
-temporary files) and ends with `os._exit`. Tests call `cli.main` and keep the usual exit.
+temporary files) and ends with `os._exit`. Tests call `cli.main` and keep the usual exit. A
+command that loads a model first re-executes itself under jemalloc where the system has it
+(core/allocator.py).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import sys
 from typing import NoReturn
 
 from smolora_recipes.cli.main import main
+from smolora_recipes.core.allocator import run_under_jemalloc
 
 
 def entry() -> NoReturn:
     """Run the CLI on the process's arguments, then end the process with its exit code."""
+    run_under_jemalloc(sys.argv[1:])
     try:
         main()
         code = 0

@@ -33,6 +33,11 @@ def tools_dir() -> Path:
     return smolora_home() / "tools"
 
 
+def compiled_graphs_dir() -> Path:
+    """Where torch.compile (inductor) keeps compiled graphs and kernels for `sft.compile`."""
+    return smolora_home() / "inductor"
+
+
 def state_file(name: str) -> Path:
     """A memo file of smolora's own (file hashes, parsed imports); losing one costs time only."""
     return smolora_home() / "state" / name

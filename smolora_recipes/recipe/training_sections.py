@@ -128,6 +128,15 @@ class SftSection(Section):
             "(`activation_checkpointing`)."
         ),
     )
+    compile: bool | Literal["auto"] = Field(
+        default="auto",
+        description=(
+            "Compile the decoder layers with torch.compile (inductor; one graph for every row "
+            "length): faster steps after a first run that compiles, whose graphs are kept under "
+            "$SMOLORA_HOME/inductor for every later run of the same model. `auto`: where "
+            "bench/NOTES.md measured a net gain."
+        ),
+    )
     optim: Optimizer = Field(
         default="auto",
         description=(

@@ -43,6 +43,7 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("rows per process", _listed(train.get("rows_per_process"))),
         ("adapted modules", ", ".join(train.get("target_modules") or []) or None),
         ("train wall time (s)", train.get("wall_time_s")),
+        ("decoder layers", "compiled (sft.compile)" if train.get("compiled") else None),
         ("peak RSS (MiB)", train.get("peak_rss_mb")),
         ("peak GPU memory (MiB)", train.get("peak_gpu_mb")),
     ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from smolora_recipes import __version__
+from smolora_recipes.core.allocator import allocator_in_use
 from smolora_recipes.core.errors import display_path
 from smolora_recipes.models.memory import process_peak_mb
 from smolora_recipes.plan.code_digest import library_versions
@@ -139,6 +140,7 @@ def _environment(state: RunState) -> dict[str, Any]:
         "seed": state.loaded.recipe.sft.seed,
         "trust_remote_code": state.loaded.recipe.model.trust_remote_code,
         "threads": threads,
+        "allocator": allocator_in_use(),
     }
 
 

@@ -11,6 +11,8 @@ from smolora_recipes.recipe.schema import Recipe
 from smolora_recipes.recipe.training_sections import LoraSection, SftSection
 
 ATTENTION_NAMES = ("attn", "attention")  # module-path parts that mark an attention block
+# Liger's kernels for what the model computes; its losses stay off, the loss is fused_loss.py's
+LIGER_KERNELS = {"fused_linear_cross_entropy": False, "cross_entropy": False}
 
 
 def lora_config(lora: LoraSection, model: Any) -> Any:
@@ -88,6 +90,14 @@ def load_quantized_model(folder: Path, runtime: Runtime, recipe: Recipe) -> Any:
     )
 
 
+def liger_applies(runtime: Runtime) -> bool:
+    """Liger's Triton kernels (RMSNorm, SwiGLU, RoPE) run where they can: on CUDA, when the
+    `liger-kernel` package is installed (the `gpu` extra)."""
+    import importlib.util
+
+    return runtime.device == "cuda" and importlib.util.find_spec("liger_kernel") is not None
+
+
 def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
     """The trl.SFTConfig a recipe's `sft` section describes, for this runtime."""
     from trl import SFTConfig
@@ -123,6 +133,11 @@ def sft_config(sft: SftSection, runtime: Runtime, output_dir: Path) -> Any:
         train_sampling_strategy="group_by_length" if sft.batching == "length_grouped" else "random",
         completion_only_loss=True,  # loss where the dataset's completion_mask says so
         activation_checkpointing=sft.activation_checkpointing,
+        **(
+            {"use_liger_kernel": True, "liger_kernel_config": LIGER_KERNELS}
+            if liger_applies(runtime)
+            else {}
+        ),
         **({} if sft.optim == "auto" else {"optim": sft.optim}),
         include_num_input_tokens_seen="non_padding",
         eval_strategy="steps" if sft.eval_steps else "no",

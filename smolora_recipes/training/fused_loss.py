@@ -39,6 +39,10 @@ def fused_loss_applies(model: Any) -> bool:
     return type(head) is torch.nn.Linear and head.bias is None and not head.weight.requires_grad
 
 
+# batch keys the decoder does not take: the targets, and the flag Trainer adds when Liger runs
+NOT_MODEL_INPUTS = ("labels", "shift_labels", "skip_logits")
+
+
 def causal_lm_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
     """The model's training loss for a batch with `labels` (or `shift_labels`), as its forward
     would return it: summed over predicted tokens and divided by `num_items_in_batch`, or their
@@ -46,9 +50,7 @@ def causal_lm_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any =
     import torch
 
     causal_lm = _causal_lm(model)
-    model_inputs = {
-        key: value for key, value in inputs.items() if key not in ("labels", "shift_labels")
-    }
+    model_inputs = {key: value for key, value in inputs.items() if key not in NOT_MODEL_INPUTS}
     hidden = causal_lm.get_decoder()(**model_inputs, use_cache=False).last_hidden_state
     targets = inputs.get("shift_labels")
     if targets is None:

@@ -39,6 +39,7 @@ class TrainResult(JsonRecord):
     machine_rank: int | None = None  # set on the helper machines of a multi-machine run
     best_step: int | None = None  # `sft.load_best`: the step whose adapter was kept
     best_eval_loss: float | None = None
+    compiled: bool = False  # `sft.compile`: the decoder layers ran compiled
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for JSON; `machine_rank` only where it is set (on a helper machine)."""

@@ -21,6 +21,11 @@ from smolora_recipes.models.runtime import load_model
 from smolora_recipes.training.adapter_card import make_portable
 from smolora_recipes.training.callbacks import RowCounter, StopOnInterrupt, TrainProgress
 from smolora_recipes.training.checkpoints import first_interrupt_stops, last_complete_checkpoint
+from smolora_recipes.training.compiled_layers import (
+    compile_applies,
+    compile_decoder_layers,
+    uncompile_decoder_layers,
+)
 from smolora_recipes.training.config import load_quantized_model, lora_config, sft_config
 from smolora_recipes.training.finite import StopOnNonFiniteGradients, check_eval_loss, check_loss
 from smolora_recipes.training.fused_loss import causal_lm_loss, fused_loss_applies
@@ -118,6 +123,7 @@ def train(job: TrainingJob) -> Trained:
     eval_after = _eval_loss(trainer, job, "after") if has_eval else None
     trained = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     restore_sdpa_attention(trained)  # and no autocast wrapper: the merge compares fp32 logits
+    uncompile_decoder_layers(trained)
     if main_process:
         shutil.copyfile(job.scratch / TRAIN_LOG, job.side_dir / TRAIN_LOG)
         trained.save_pretrained(job.output)
@@ -128,6 +134,7 @@ def train(job: TrainingJob) -> Trained:
         **_progress_metrics(trainer.state, progress, (eval_before, eval_after)),
         **_throughput_metrics(trainer, job, tokens_before, wall),
         rows_per_process=rows_per_process,
+        compiled=compile_applies(job.recipe.sft.compile, job.runtime),
         resumed_from_step=resume[1] if resume else None,
         **_model_metrics(trainer.model),
         **(_best_checkpoint(trainer.state) if job.recipe.sft.load_best else {}),
@@ -139,7 +146,7 @@ def train(job: TrainingJob) -> Trained:
 def _base_model(job: TrainingJob) -> Any:
     """The base model to adapt: quantized for QLoRA; under bfloat16 autocast with its frozen
     linear weights held in bfloat16 (models/frozen_weights.py); with per-document attention
-    when the batches are padding-free."""
+    when the batches are padding-free; its decoder layers compiled per `sft.compile`."""
     recipe, runtime = job.recipe, job.runtime
     if recipe.model.quantization:
         model = load_quantized_model(job.model_folder, runtime, recipe)
@@ -150,6 +157,8 @@ def _base_model(job: TrainingJob) -> Any:
             hold_frozen_linears_in(model, getattr(torch, runtime.frozen_dtype), keep)
     if recipe.sft.padding_free:
         use_varlen_attention(model)
+    if compile_applies(recipe.sft.compile, runtime):
+        compile_decoder_layers(model)
     return model
 
 

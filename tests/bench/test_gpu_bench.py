@@ -35,6 +35,10 @@ def test_gpu_bench_runs_on_cpu_with_the_tiny_model(tmp_path: Path) -> None:
     assert found["runs"]["smolora"][0]["parameters"] > 0  # from smolora's own report.json
     assert found["paired"]["tokens_per_second"]
     assert "CUDA" in found["qlora"]["skipped"]
+    compiled = found["compiled"]  # sft.compile=true, then re-run on the inductor cache
+    assert compiled["first"]["compiled"] and compiled["re-run"]["compiled"]
+    assert compiled["re-run"]["train_ratio"] > 0
+    assert "compiled training" in done.stdout
     sampling = found["batched_sampling"]
     assert sampling["one at a time"] > 0 and sampling["batches of 4"] > 0
     assert sampling["batched / one at a time"] > 0

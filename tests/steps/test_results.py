@@ -65,6 +65,7 @@ VERSION_1_KEYS = {
         "target_modules",
         "best_step",  # added in version 1 (new keys only ever come last)
         "best_eval_loss",
+        "compiled",
     ],
     "merge": [
         "enabled",

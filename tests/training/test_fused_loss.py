@@ -185,3 +185,20 @@ def test_training_with_activation_checkpointing_updates_the_adapter(
     trainer.train()
     changed = [n for n, p in model.named_parameters() if n in before and not p.equal(before[n])]
     assert len(changed) == len(before)  # every LoRA matrix moved
+
+
+def test_the_flag_trainer_adds_for_liger_is_not_passed_to_the_decoder(
+    tiny_model_dir: Path,
+) -> None:
+    model = lora_model(tiny_model_dir)
+    inputs = batch(model.config.vocab_size)
+    seen: list[str] = []
+    decoder = model.get_base_model().get_decoder()
+    decoder.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.extend(kwargs), with_kwargs=True
+    )
+    with torch.no_grad():  # evaluation, where Trainer adds `skip_logits` when Liger runs
+        flagged = causal_lm_loss(model, {**inputs, "skip_logits": True})
+        plain = causal_lm_loss(model, inputs)
+    assert "input_ids" in seen and "skip_logits" not in seen
+    assert float(flagged) == float(plain)

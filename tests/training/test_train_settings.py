@@ -156,3 +156,18 @@ def test_materialized_weights_are_private_copies_and_stay_tied(tiny_model_dir: P
         assert torch.equal(parameter, before[name])
         assert parameter.data_ptr() != pointers[name]
     assert model.lm_head.weight is model.model.embed_tokens.weight
+
+
+def test_liger_kernels_run_on_cuda_where_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from smolora_recipes.training.config import liger_applies
+
+    installed = {"liger_kernel": True}
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: object() if installed.get(name) else None
+    )
+    assert liger_applies(Runtime("cuda", "bfloat16", None))
+    assert not liger_applies(CPU)
+    installed.clear()
+    assert not liger_applies(Runtime("cuda", "bfloat16", None))
