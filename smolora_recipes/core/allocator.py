@@ -11,6 +11,7 @@ the library; Debian and Ubuntu do (`libjemalloc2`), and conda-forge (`jemalloc`)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -55,12 +56,15 @@ def preload_environment(
 
 def run_under_jemalloc(argv: Sequence[str]) -> None:
     """Re-execute this process with jemalloc preloaded when `preload_environment` says so (Linux
-    only); otherwise return and let the command run as it is."""
+    only); otherwise, or when the interpreter cannot be executed again, return and let the
+    command run as it is."""
     if platform.system() != "Linux":
         return
     environ = preload_environment(argv, os.environ, library_dirs())
-    if environ is not None:
-        sys.stdout.flush()
+    if environ is None or not sys.executable:
+        return
+    sys.stdout.flush()
+    with contextlib.suppress(OSError):  # the interpreter cannot be started again: run as is
         os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environ)
 
 

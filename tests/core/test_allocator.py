@@ -55,3 +55,19 @@ def test_the_process_re_executes_under_jemalloc() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "jemalloc"
+
+
+def test_a_failed_re_execution_runs_the_command_as_it_is(
+    lib_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smolora_recipes.core import allocator
+
+    def refuse(*args: object) -> None:
+        raise PermissionError("noexec")
+
+    monkeypatch.setattr(allocator, "library_dirs", lambda: [lib_dir])
+    monkeypatch.setattr(allocator.platform, "system", lambda: "Linux")
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    monkeypatch.delenv("SMOLORA_ALLOCATOR", raising=False)
+    monkeypatch.setattr(allocator.os, "execve", refuse)
+    allocator.run_under_jemalloc(["run", "recipe.yaml"])  # returns instead of raising
