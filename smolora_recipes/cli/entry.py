@@ -17,13 +17,14 @@ import os
 import sys
 from typing import NoReturn
 
-from smolora_recipes.cli.main import main
 from smolora_recipes.core.allocator import run_under_jemalloc
 
 
 def entry() -> NoReturn:
     """Run the CLI on the process's arguments, then end the process with its exit code."""
-    run_under_jemalloc(sys.argv[1:])
+    run_under_jemalloc(sys.argv[1:])  # before the CLI's imports: a re-execution repeats them
+    from smolora_recipes.cli.main import main
+
     try:
         main()
         code = 0
