@@ -30,8 +30,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from contenders import (
+    BENCH,
+    DEFAULT_MODEL,
+    child_run,
+    model_folder,
+    smolora_command,
+    write_recipe,
+)
 from corpus import write_corpus
-from run import BENCH, DEFAULT_MODEL, child_run, model_folder, smolora_command, write_recipe
 
 RUNS = (  # label, compiled, other learning rate (False: the recipe's)
     ("eager, first", False, False),

@@ -40,19 +40,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import write_corpus
-from run import (
+from contenders import (
     BENCH,
     DEFAULT_MODEL,
     child_run,
-    medians,
     model_folder,
-    paired_ratios,
-    print_table,
     run_baseline,
     run_smolora,
     write_recipe,
 )
+from corpus import write_corpus
+from run import medians, paired_ratios, print_table
 
 BUDGET_MINUTES = 8
 CONTENDERS = ("baseline", "smolora")
