@@ -51,7 +51,7 @@ def gpu_peak_mb() -> float | None:
 
 def process_peak_mb() -> float:
     """Peak resident memory of this process so far, in MiB, across the steps' resets."""
-    return max(_peak_before_resets_kb / 1024, _rss_peak_mb(reset=True))
+    return max(_peak_before_resets_kb / 1024, _rss_peak_mb(high_water=True))
 
 
 def _reset_rss_peak() -> bool:
@@ -76,8 +76,10 @@ def _high_water_kb() -> int | None:
     return None
 
 
-def _rss_peak_mb(reset: bool) -> float:
-    kilobytes = _high_water_kb() if reset else None
+def _rss_peak_mb(high_water: bool) -> float:
+    """The kernel's resident high-water mark where `high_water` (it was reset, or the process's
+    own is wanted) and /proc has it; else the process's peak (`ru_maxrss`)."""
+    kilobytes = _high_water_kb() if high_water else None
     if kilobytes is not None:
         return kilobytes / 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB elsewhere
